@@ -1,0 +1,42 @@
+"""Seeded random decoder weights in the official layout, for tests, benchmarks and demos.
+
+Scaled like a trained SAM decoder (unit-variance activations, non-trivial norms)
+so that mask logits are of order 1-10, not tiny: comparisons mean something.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from samcore.config import DecoderConfig, expected_shapes
+
+#: Learnt embedding tables (token / point embeddings): unit normal, as torch inits them.
+_EMBEDDING_SUFFIXES = (
+    "point_embeddings.0.weight",
+    "point_embeddings.1.weight",
+    "point_embeddings.2.weight",
+    "point_embeddings.3.weight",
+    "not_a_point_embed.weight",
+    "no_mask_embed.weight",
+    "iou_token.weight",
+    "mask_tokens.weight",
+    "positional_encoding_gaussian_matrix",
+)
+
+
+def _draw(rng: np.random.Generator, key: str, shape: tuple[int, ...]) -> np.ndarray:
+    if key.endswith(_EMBEDDING_SUFFIXES):
+        return rng.standard_normal(shape)
+    if len(shape) == 1 and key.endswith(".weight"):  # LayerNorm scale
+        return 1 + 0.2 * rng.standard_normal(shape)
+    if len(shape) == 1:  # bias
+        return 0.1 * rng.standard_normal(shape)
+    # Linear [out, in], Conv2d [out, in, k, k], ConvTranspose2d [in, out, k, k].
+    fan_in = shape[0] if "output_upscaling" in key else int(np.prod(shape[1:]))
+    return rng.standard_normal(shape) / np.sqrt(fan_in)
+
+
+def random_params(config: DecoderConfig, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every decoder parameter of ``config`` (official key -> float32 array), seeded."""
+    rng = np.random.default_rng(seed)
+    return {key: _draw(rng, key, shape).astype(np.float32) for key, shape in expected_shapes(config).items()}

@@ -1,0 +1,8 @@
+"""The spec: SAM's prompt encoder and mask decoder as pure NumPy functions.
+
+Every port (torch, ONNX, TFLite, ...) is checked against these functions.
+"""
+
+from samcore.spec.decode import decode
+
+__all__ = ["decode"]

@@ -1,0 +1,89 @@
+"""Meta's official segment-anything modules, loaded without their package __init__.
+
+`segment_anything/__init__.py` imports torchvision (through the automatic mask
+generator), which cannot be installed beside the CPU torch here; its modeling and
+utils submodules need only torch, so we import them under a stub parent package.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import types
+
+import numpy as np
+import torch
+
+from samcore.config import DecoderConfig
+
+
+def _import(name: str) -> types.ModuleType:
+    if "segment_anything" not in sys.modules:
+        spec = importlib.util.find_spec("segment_anything")
+        if spec is None or spec.submodule_search_locations is None:
+            raise ImportError("segment-anything is not installed")
+        stub = types.ModuleType("segment_anything")
+        stub.__path__ = list(spec.submodule_search_locations)
+        sys.modules["segment_anything"] = stub
+    return importlib.import_module(name)
+
+
+def _import_transforms() -> types.ModuleType:
+    """``utils.transforms`` imports torchvision's image resize at module level; the
+    coordinate transforms we compare against are NumPy only, so a placeholder
+    torchvision whose functions refuse to run is enough (and proves they are unused)."""
+    if importlib.util.find_spec("torchvision") is None:
+        def unavailable(*args, **kwargs):
+            raise RuntimeError("torchvision is not installed; only coordinate transforms are tested")
+
+        functional = types.ModuleType("torchvision.transforms.functional")
+        functional.resize = functional.to_pil_image = unavailable
+        for name in ("torchvision", "torchvision.transforms"):
+            sys.modules.setdefault(name, types.ModuleType(name))
+        sys.modules["torchvision.transforms.functional"] = functional
+    return _import("segment_anything.utils.transforms")
+
+
+modeling = _import("segment_anything.modeling")
+onnx_utils = _import("segment_anything.utils.onnx")
+amg = _import("segment_anything.utils.amg")
+transforms = _import_transforms()
+
+
+class _ImageEncoderStub(torch.nn.Module):
+    """Stands in for the ViT: the decoder tests only need its ``img_size``."""
+
+    def __init__(self, img_size: int) -> None:
+        super().__init__()
+        self.img_size = img_size
+
+
+def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.ndarray]) -> torch.nn.Module:
+    """Meta's ``Sam`` (decoder parts real, image encoder a stub) with ``params`` loaded."""
+    frame = config.frame_size((grid, grid))
+    prompt_encoder = modeling.PromptEncoder(
+        embed_dim=config.embed_dim,
+        image_embedding_size=(grid, grid),
+        input_image_size=frame,
+        mask_in_chans=config.mask_in_chans,
+    )
+    mask_decoder = modeling.MaskDecoder(
+        num_multimask_outputs=config.num_mask_tokens - 1,
+        transformer=modeling.TwoWayTransformer(
+            depth=config.depth,
+            embedding_dim=config.embed_dim,
+            mlp_dim=config.mlp_dim,
+            num_heads=config.num_heads,
+            attention_downsample_rate=config.attention_downsample_rate,
+        ),
+        transformer_dim=config.embed_dim,
+        iou_head_depth=config.iou_head_depth,
+        iou_head_hidden_dim=config.iou_head_hidden_dim,
+    )
+    sam = modeling.Sam(_ImageEncoderStub(frame[0]), prompt_encoder, mask_decoder)
+    state = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
+    missing, unexpected = sam.load_state_dict(state, strict=False)
+    if unexpected or [k for k in missing if not k.startswith("image_encoder.")]:
+        raise AssertionError(f"official modules disagree with samcore's layout: {missing=} {unexpected=}")
+    return sam.eval()
