@@ -23,3 +23,7 @@ class CheckpointFormatError(WeightsError):
 
 class UnsafeCheckpointError(CheckpointFormatError):
     """A checkpoint asks to run code (a pickle global outside the allow-list)."""
+
+
+class BackendError(SamcoreError, ValueError):
+    """A requested backend is unknown or unavailable on this machine."""

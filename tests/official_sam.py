@@ -51,17 +51,14 @@ amg = _import("segment_anything.utils.amg")
 transforms = _import_transforms()
 
 
-class _ImageEncoderStub(torch.nn.Module):
-    """Stands in for the ViT: the decoder tests only need its ``img_size``."""
-
-    def __init__(self, img_size: int) -> None:
-        super().__init__()
-        self.img_size = img_size
-
-
 def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.ndarray]) -> torch.nn.Module:
-    """Meta's ``Sam`` (decoder parts real, image encoder a stub) with ``params`` loaded."""
+    """Meta's ``Sam`` with the decoder ``params`` loaded and a tiny seeded ViT image
+    encoder (one block, width 32), so its state_dict has every part a real one has."""
     frame = config.frame_size((grid, grid))
+    torch.manual_seed(0)
+    image_encoder = modeling.ImageEncoderViT(
+        img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2, out_chans=config.embed_dim
+    )
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=config.embed_dim,
         image_embedding_size=(grid, grid),
@@ -81,7 +78,7 @@ def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.nd
         iou_head_depth=config.iou_head_depth,
         iou_head_hidden_dim=config.iou_head_hidden_dim,
     )
-    sam = modeling.Sam(_ImageEncoderStub(frame[0]), prompt_encoder, mask_decoder)
+    sam = modeling.Sam(image_encoder, prompt_encoder, mask_decoder)
     state = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
     missing, unexpected = sam.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("image_encoder.")]:

@@ -1,0 +1,129 @@
+"""The ``samcore`` command: predict, convert, info, random-weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+import numpy as np
+
+from samcore.config import PRESETS
+from samcore.decoder import Decoder
+from samcore.errors import SamcoreError
+from samcore.postprocess import postprocess_masks, stability_score
+from samcore.random_weights import random_params
+from samcore.transforms import apply_boxes, apply_coords
+from samcore.weights import convert_checkpoint, describe, save_tensors
+
+
+def _numbers(text: str, count: tuple[int, ...]) -> list[float]:
+    values = [float(v) for v in text.split(",")]
+    if len(values) not in count:
+        raise argparse.ArgumentTypeError(f"expected {' or '.join(map(str, count))} comma-separated numbers, got {text!r}")
+    return values
+
+
+def _predict(args: argparse.Namespace) -> None:
+    decoder = Decoder.from_weights(args.weights)
+    c = decoder.config.embed_dim
+    if args.embedding:
+        embedding = np.load(args.embedding)
+    else:
+        print("no --embedding given: using a seeded random embedding [1, %d, 64, 64]" % c)
+        embedding = np.random.default_rng(0).standard_normal((1, c, 64, 64), dtype=np.float32)
+    frame = decoder.config.frame_size(embedding.shape[-2:])
+    original = tuple(args.original_size) if args.original_size else frame
+    points = [_numbers(p, (2, 3)) for p in args.point]
+    coords = labels = boxes = None
+    if points:
+        coords = apply_coords(np.array([p[:2] for p in points])[None], original, max(frame))
+        labels = np.array([[int(p[2]) if len(p) == 3 else 1 for p in points]])
+    if args.box:
+        boxes = apply_boxes(np.array(_numbers(args.box, (4,)))[None], original, max(frame))
+    if coords is None and boxes is None:
+        coords, labels = apply_coords(np.array([[[original[1] / 2, original[0] / 2]]]), original, max(frame)), [[1]]
+        print(f"no prompt given: one foreground click at the image centre {coords[0, 0].tolist()}")
+    start = time.perf_counter()
+    out = decoder.predict(embedding, coords, labels, boxes, multimask_output=not args.single_mask)
+    elapsed = (time.perf_counter() - start) * 1e3
+    logits = postprocess_masks(out.low_res_logits, original, out.frame_size)
+    stability = stability_score(logits)
+    print(f"decoded in {elapsed:.1f} ms on backend {decoder.backend}; masks at {original[0]}x{original[1]}")
+    print(f"{'mask':>4}  {'predicted IoU':>13}  {'stability':>9}  {'area (px)':>10}")
+    for i in range(out.iou_predictions.shape[1]):
+        area = int((logits[0, i] > 0).sum())
+        print(f"{i:>4}  {out.iou_predictions[0, i]:>13.4f}  {stability[0, i]:>9.4f}  {area:>10}")
+    if args.out:
+        np.savez_compressed(args.out, masks=logits > 0, low_res_logits=out.low_res_logits, iou=out.iou_predictions)
+        print(f"wrote {args.out}")
+
+
+def _info(args: argparse.Namespace) -> None:
+    info = describe(args.file)
+    if "decoder_config" in info:
+        info["decoder_config"] = vars(info["decoder_config"])
+    print(json.dumps(info, indent=2, default=str))
+
+
+def _convert(args: argparse.Namespace) -> None:
+    convert_checkpoint(args.source, args.target)
+    info = describe(args.target)
+    print(f"wrote {args.target}: {info['parameters']:,} parameters, sha256 {info['sha256']}")
+    print(f"model: {info['model'] or 'unknown'}; decoder parameters: {info.get('decoder_parameters', 0):,}")
+
+
+def _random_weights(args: argparse.Namespace) -> None:
+    config = PRESETS[args.preset]
+    metadata = config.metadata() | {"samcore.random_seed": str(args.seed), "samcore.model": f"random {args.preset}"}
+    save_tensors(args.target, random_params(config, args.seed), metadata)
+    print(f"wrote {args.target}: seeded random decoder weights ({args.preset} layout, seed {args.seed})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``samcore`` command."""
+    parser = argparse.ArgumentParser(prog="samcore", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="decode prompts on an image embedding (defaults: bundled weights, demo input)")
+    p.add_argument("--weights", help="safetensors decoder weights (default: the bundled default)")
+    p.add_argument("--embedding", help=".npy image embedding [1, C, h, w] (default: seeded random)")
+    p.add_argument("--point", action="append", default=[], help="x,y[,label] in original pixels; repeatable")
+    p.add_argument("--box", help="x0,y0,x1,y1 in original pixels")
+    p.add_argument("--original-size", type=lambda t: [int(v) for v in _numbers(t, (2,))], help="H,W of the image")
+    p.add_argument("--single-mask", action="store_true", help="one mask instead of three")
+    p.add_argument("--out", help="write masks, logits and IoU to this .npz")
+    p.set_defaults(run=_predict)
+
+    p = sub.add_parser("convert", help="convert a .pth/.pt checkpoint to safetensors without running pickle code")
+    p.add_argument("source")
+    p.add_argument("target")
+    p.set_defaults(run=_convert)
+
+    p = sub.add_parser("info", help="describe a weights file (.safetensors or .pth)")
+    p.add_argument("file")
+    p.set_defaults(run=_info)
+
+    p = sub.add_parser("random-weights", help="write seeded random decoder weights in an official layout")
+    p.add_argument("target")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="sam_vit_b")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=_random_weights)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: run a subcommand; samcore errors print one line and exit 1."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (SamcoreError, OSError) as exc:
+        print(f"samcore {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""The Decoder facade: weights in, prompts in, mask logits and IoU scores out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from samcore.config import DecoderConfig, expected_shapes, infer_config
+from samcore.errors import BackendError
+from samcore.inputs import check_embedding, check_prompts
+from samcore.postprocess import postprocess_masks
+from samcore.spec import decode
+from samcore.weights import default_weights_path, load_decoder_params, safetensors_dtype, validate
+
+#: Backends this release runs; ``"auto"`` picks the first available.
+BACKENDS = ("numpy",)
+#: Prompts decoded per pass; larger batches run in chunks so memory stays bounded
+#: (each prompt carries its own copy of the image tokens, ~4 MB at ViT-B size).
+PROMPTS_PER_PASS = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class DecoderOutput:
+    """Decoder results for B prompts: M = 3 masks each (multimask) or 1."""
+
+    low_res_logits: np.ndarray  # float32 [B, M, 4h, 4w], mask logits in the input frame
+    iou_predictions: np.ndarray  # float32 [B, M], predicted IoU of each mask
+    frame_size: tuple[int, int]  # (H, W) of the encoder's input frame, pixels
+
+    def masks(self, original_size: tuple[int, int], threshold: float = 0.0) -> np.ndarray:
+        """Binary masks bool [B, M, H, W] at the original image size (H, W)."""
+        return postprocess_masks(self.low_res_logits, original_size, self.frame_size) > threshold
+
+
+class Decoder:
+    """SAM's prompt encoder + mask decoder on one backend.
+
+    >>> dec = Decoder.from_weights("sam_vit_b.safetensors")
+    >>> out = dec.predict(embedding, point_coords=[[[500, 375]]], point_labels=[[1]])
+    """
+
+    def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig | None = None, backend: str = "numpy"):
+        """``params``: official key -> array (float); ``config`` inferred from shapes when None."""
+        if backend not in (*BACKENDS, "auto"):
+            raise BackendError(f"backend: expected one of {[*BACKENDS, 'auto']}, got {backend!r}")
+        arrays = {k: np.asarray(v) for k, v in params.items()}
+        shapes = {k: a.shape for k, a in arrays.items()}
+        self.config = config or infer_config(shapes)
+        validate(shapes, {k: safetensors_dtype(a) for k, a in arrays.items()}, self.config)
+        self.params = {k: a.astype(np.float32) for k, a in arrays.items() if k in expected_shapes(self.config)}
+        self.backend = "numpy"
+
+    @classmethod
+    def from_weights(
+        cls, path: str | os.PathLike | None = None, backend: str = "numpy", config: DecoderConfig | None = None
+    ) -> Decoder:
+        """Load a safetensors file (official key names); None loads the bundled default."""
+        params, config = load_decoder_params(default_weights_path() if path is None else path, config)
+        return cls(params, config, backend)
+
+    def predict(
+        self,
+        image_embedding: Any,
+        point_coords: Any = None,
+        point_labels: Any = None,
+        boxes: Any = None,
+        mask_input: Any = None,
+        multimask_output: bool = True,
+    ) -> DecoderOutput:
+        """Decode B prompts against one image embedding.
+
+        image_embedding: float [1, C, h, w] or [C, h, w]. point_coords: float [B, N, 2],
+        (x, y) pixels of the encoder's input frame; point_labels: int [B, N] (-1 padding,
+        0 background, 1 foreground, 2/3 box corners). boxes: float [B, 4] (x0, y0, x1, y1),
+        same frame. mask_input: float [B, 1, 4h, 4w] logits of an earlier prediction.
+        Returns logits [B, 3 or 1, 4h, 4w] and IoU predictions [B, 3 or 1].
+        """
+        embedding = check_embedding(image_embedding, self.config.embed_dim)
+        grid = embedding.shape[-2:]
+        frame = self.config.frame_size(grid)
+        prompts = check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame)
+        chunks = []
+        for start in range(0, prompts.batch, PROMPTS_PER_PASS):
+            p = prompts.chunk(start, start + PROMPTS_PER_PASS)
+            chunks.append(
+                decode(
+                    self.params, self.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
+                    multimask_output,
+                )
+            )
+        logits = np.concatenate([c[0] for c in chunks])
+        iou = np.concatenate([c[1] for c in chunks])
+        return DecoderOutput(logits.astype(np.float32), iou.astype(np.float32), frame)

@@ -1,0 +1,124 @@
+"""Whole checkpoints: identify, describe, convert ``.pth`` to safetensors, the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from samcore.config import DecoderConfig, expected_shapes, infer_config
+from samcore.errors import SamcoreError, WeightsError
+from samcore.weights.pth_reader import read_pth
+from samcore.weights.safetensors_io import DECODER_PREFIXES, read_header, safetensors_dtype, save_tensors, validate
+
+#: Image-encoder key and its first dimension that tell the official models apart.
+ENCODER_SIGNATURES = {
+    "sam_vit_b": ("image_encoder.patch_embed.proj.weight", 768),
+    "sam_vit_l": ("image_encoder.patch_embed.proj.weight", 1024),
+    "sam_vit_h": ("image_encoder.patch_embed.proj.weight", 1280),
+    "mobile_sam": ("image_encoder.patch_embed.seq.0.c.weight", 32),
+}
+PARTS = ("image_encoder", "prompt_encoder", "mask_decoder")
+
+
+def bundled_path(name: str) -> Path:
+    """Path of a file shipped in ``weights/`` (installed as ``samcore.bundled``)."""
+    path = Path(str(resources.files("samcore.bundled").joinpath(name)))
+    if not path.is_file():
+        raise WeightsError(f"bundled file {name!r} is not installed (looked in {path.parent})")
+    return path
+
+
+def load_manifest() -> dict[str, Any]:
+    """The manifest of known official checkpoints (name, file, size, sha256, url, licence)."""
+    return json.loads(bundled_path("manifest.json").read_text())
+
+
+def default_weights_path() -> Path:
+    """The bundled default decoder (ViT-B layout, seeded random weights: a demo, not a trained model)."""
+    return bundled_path(load_manifest()["default"])
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def identify_model(shapes: dict[str, tuple[int, ...]]) -> str | None:
+    """Which official model a checkpoint's image encoder is (None if unknown or absent)."""
+    for name, (key, dim) in ENCODER_SIGNATURES.items():
+        if key in shapes and shapes[key][0] == dim:
+            return name
+    return None
+
+
+def _known_checkpoint(sha256: str) -> str | None:
+    return next((c["file"] for c in load_manifest()["checkpoints"] if c["sha256"] == sha256), None)
+
+
+def _tensors_of(path: Path) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
+    """(shapes, dtype names, metadata) of a safetensors or .pth file."""
+    if path.suffix in (".pth", ".pt"):
+        tensors = read_pth(path)
+        return {k: v.shape for k, v in tensors.items()}, {k: safetensors_dtype(v) for k, v in tensors.items()}, {}
+    return read_header(path)
+
+
+def describe(path: str | os.PathLike) -> dict[str, Any]:
+    """What a weights file holds: sha256, size, model, parts, decoder config, parameter counts."""
+    path = Path(path)
+    shapes, dtypes, metadata = _tensors_of(path)
+    sha256 = sha256_file(path)
+    parts: dict[str, int] = {}
+    for key, shape in shapes.items():
+        part = next((p for p in PARTS if key.startswith(p + ".")), "other")
+        parts[part] = parts.get(part, 0) + int(np.prod(shape))
+    info: dict[str, Any] = {
+        "file": str(path),
+        "bytes": path.stat().st_size,
+        "sha256": sha256,
+        "known_checkpoint": _known_checkpoint(sha256) or _known_checkpoint(metadata.get("samcore.source_sha256", "")),
+        "model": identify_model(shapes),
+        "parameters": sum(parts.values()),
+        "parameters_by_part": parts,
+        "metadata": metadata,
+    }
+    try:
+        config = infer_config({k: v for k, v in shapes.items() if k.startswith(DECODER_PREFIXES)}, metadata)
+        validate(shapes, dtypes, config)
+        info["decoder_config"] = config
+        info["decoder_parameters"] = sum(int(np.prod(s)) for s in expected_shapes(config).values())
+    except SamcoreError as exc:
+        info["decoder_error"] = str(exc)
+    return info
+
+
+def convert_checkpoint(source: str | os.PathLike, target: str | os.PathLike, config: DecoderConfig | None = None) -> None:
+    """Convert a ``torch.save``'d checkpoint (Meta's SAM, MobileSAM) to safetensors, whole.
+
+    No pickle code runs (see ``pth_reader``). The decoder part is validated; the
+    file keeps the official key names and records the source's name and sha256.
+    """
+    tensors = read_pth(source)
+    shapes = {k: v.shape for k, v in tensors.items()}
+    decoder_shapes = {k: v for k, v in shapes.items() if k.startswith(DECODER_PREFIXES)}
+    config = config or infer_config(decoder_shapes)
+    validate(shapes, {k: safetensors_dtype(v) for k, v in tensors.items()}, config)
+    metadata = config.metadata() | {
+        "samcore.source_file": Path(source).name,
+        "samcore.source_sha256": sha256_file(source),
+    }
+    model = identify_model(shapes)
+    if model:
+        metadata["samcore.model"] = model
+    save_tensors(target, tensors, metadata)
+

@@ -1,0 +1,81 @@
+"""safetensors I/O: read only the decoder's tensors, validate them, save contiguously."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from samcore.config import MASK_DECODER, PROMPT_ENCODER, DecoderConfig, expected_shapes, infer_config
+from samcore.errors import CheckpointFormatError, WeightsError
+
+DECODER_PREFIXES = (PROMPT_ENCODER, MASK_DECODER)
+#: safetensors dtypes the decoder accepts; all are converted to float32.
+FLOAT_DTYPES = {"F16", "F32", "F64"}
+
+
+def safetensors_dtype(array: np.ndarray) -> str:
+    """The safetensors name of an array's dtype (float32 -> "F32", int64 -> "I64", bool -> "BOOL")."""
+    kind = {"f": "F", "i": "I", "u": "U", "b": "BOOL"}.get(array.dtype.kind, array.dtype.name)
+    return kind if kind == "BOOL" else f"{kind}{array.dtype.itemsize * 8}"
+
+
+def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
+    """(key -> shape, key -> safetensors dtype, metadata) of a file, reading no tensor data."""
+    try:
+        with safe_open(os.fspath(path), framework="np") as f:
+            shapes, dtypes = {}, {}
+            for key in f.keys():
+                view = f.get_slice(key)
+                shapes[key], dtypes[key] = tuple(view.get_shape()), view.get_dtype()
+            return shapes, dtypes, dict(f.metadata() or {})
+    except FileNotFoundError:
+        raise WeightsError(f"weights file not found: {os.fspath(path)}") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointFormatError(f"{os.fspath(path)}: not a readable safetensors file ({exc})") from None
+
+
+def validate(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str], config: DecoderConfig) -> None:
+    """Raise a WeightsError naming every missing, unexpected, mis-shaped or mis-typed decoder key."""
+    expected = expected_shapes(config)
+    present = {k for k in shapes if k.startswith(DECODER_PREFIXES)}
+    problems = []
+    if missing := sorted(expected.keys() - present):
+        problems.append(f"missing keys {missing}")
+    if unexpected := sorted(present - expected.keys()):
+        problems.append(f"unexpected keys {unexpected}")
+    for key in sorted(present & expected.keys()):
+        if tuple(shapes[key]) != expected[key]:
+            problems.append(f"{key}: expected shape {list(expected[key])}, got {list(shapes[key])}")
+        if dtypes[key] not in FLOAT_DTYPES:
+            problems.append(f"{key}: expected a float dtype ({'/'.join(sorted(FLOAT_DTYPES))}), got {dtypes[key]}")
+    if problems:
+        raise WeightsError("decoder weights do not match the config: " + "; ".join(problems))
+
+
+def load_decoder_params(
+    path: str | os.PathLike, config: DecoderConfig | None = None
+) -> tuple[dict[str, np.ndarray], DecoderConfig]:
+    """Read and validate the prompt encoder + mask decoder of a safetensors file.
+
+    Only the decoder's tensors are read (a whole SAM checkpoint loads as fast as a
+    decoder-only file). ``config`` defaults to the one inferred from the shapes and
+    metadata. Returns (official key -> float32 array, config).
+    """
+    shapes, dtypes, metadata = read_header(path)
+    if config is None:
+        config = infer_config({k: v for k, v in shapes.items() if k.startswith(DECODER_PREFIXES)}, metadata)
+    validate(shapes, dtypes, config)
+    with safe_open(os.fspath(path), framework="np") as f:
+        params = {key: f.get_tensor(key).astype(np.float32, copy=False) for key in expected_shapes(config)}
+    return params, config
+
+
+def save_tensors(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> None:
+    """Write tensors to safetensors; every array is made C-contiguous first, since
+    ``safetensors.numpy`` 0.8 writes a non-contiguous array scrambled without error."""
+    contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
+    save_file(contiguous, os.fspath(path), metadata=dict(metadata))

@@ -1,0 +1,83 @@
+"""Shared fixtures: decoder configs, Meta's official modules with the same weights,
+and samcore decoders loaded from those weights after torch.save + conversion."""
+
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import numpy as np
+import pytest
+
+from samcore import Decoder, DecoderConfig
+from samcore.config import PRESETS
+from samcore.random_weights import random_params
+
+#: name -> (config, square grid side). Small ones keep the hypothesis runs fast;
+#: "vit_b" is the full-size preset every official checkpoint uses.
+CONFIGS = {
+    "tiny": (DecoderConfig(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32), 8),
+    "odd": (
+        DecoderConfig(
+            embed_dim=64, mlp_dim=96, depth=3, num_heads=4, num_mask_tokens=3, iou_head_hidden_dim=48,
+            iou_head_depth=2, mask_in_chans=8, attention_downsample_rate=4,
+        ),
+        6,
+    ),
+    "vit_b": (PRESETS["sam_vit_b"], 64),
+}
+
+#: Largest |samcore - official| seen in this run, reported at the end.
+PARITY_MAX: dict[str, float] = {}
+
+
+def record_parity(name: str, ours: np.ndarray, official: np.ndarray) -> float:
+    """Max abs difference of two arrays, remembered for the end-of-run report."""
+    diff = float(np.abs(ours - official).max()) if ours.size else 0.0
+    PARITY_MAX[name] = max(PARITY_MAX.get(name, 0.0), diff)
+    return diff
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if PARITY_MAX:
+        terminalreporter.section("parity with segment-anything (max abs difference)")
+        for name, diff in sorted(PARITY_MAX.items()):
+            terminalreporter.write_line(f"{name}: {diff:.3g}")
+
+
+@dataclasses.dataclass
+class ParityCase:
+    name: str
+    config: DecoderConfig
+    grid: int
+    sam: object  # segment_anything.modeling.Sam with the same weights
+    decoder: Decoder  # loaded from torch.save -> samcore convert -> safetensors
+    checkpoint: pathlib.Path  # the .pth as Meta saves it
+
+
+@pytest.fixture(scope="session", params=list(CONFIGS))
+def parity_case(request, tmp_path_factory) -> ParityCase:
+    """Meta's modules and samcore's decoder with one set of seeded random weights."""
+    if request.param == "vit_b":
+        request.applymarker(pytest.mark.slow)
+    torch = pytest.importorskip("torch")
+    from official_sam import build_official_sam
+
+    from samcore.weights import convert_checkpoint
+
+    config, grid = CONFIGS[request.param]
+    sam = build_official_sam(config, grid, random_params(config, seed=7))
+    folder = tmp_path_factory.mktemp(request.param)
+    checkpoint = folder / "sam.pth"
+    torch.save(sam.state_dict(), checkpoint)
+    # The config goes in the file's metadata (num_heads is not in any shape) and comes back on load.
+    convert_checkpoint(checkpoint, folder / "sam.safetensors", config=config)
+    decoder = Decoder.from_weights(folder / "sam.safetensors")
+    return ParityCase(request.param, config, grid, sam, decoder, checkpoint)
+
+
+@pytest.fixture(scope="session")
+def tiny_decoder() -> Decoder:
+    """A small decoder (C=32, 8x8 grid) for fast property and input tests."""
+    config, _ = CONFIGS["tiny"]
+    return Decoder(random_params(config, seed=3), config)
