@@ -22,7 +22,8 @@ from samcore.weights import convert_checkpoint, describe, save_tensors
 def _numbers(text: str, count: tuple[int, ...]) -> list[float]:
     values = [float(v) for v in text.split(",")]
     if len(values) not in count:
-        raise argparse.ArgumentTypeError(f"expected {' or '.join(map(str, count))} comma-separated numbers, got {text!r}")
+        wanted = " or ".join(map(str, count))
+        raise argparse.ArgumentTypeError(f"expected {wanted} comma-separated numbers, got {text!r}")
     return values
 
 
@@ -32,7 +33,7 @@ def _predict(args: argparse.Namespace) -> None:
     if args.embedding:
         embedding = np.load(args.embedding)
     else:
-        print("no --embedding given: using a seeded random embedding [1, %d, 64, 64]" % c)
+        print(f"no --embedding given: using a seeded random embedding [1, {c}, 64, 64]")
         embedding = np.random.default_rng(0).standard_normal((1, c, 64, 64), dtype=np.float32)
     frame = decoder.config.frame_size(embedding.shape[-2:])
     original = tuple(args.original_size) if args.original_size else frame

@@ -8,6 +8,7 @@ reads a config back from the shapes of a weights file.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import re
 from collections.abc import Mapping
@@ -93,7 +94,7 @@ def _attention(key: str, dim: int, internal: int) -> dict[str, tuple[int, ...]]:
 
 def _mlp(key: str, dims: list[int]) -> dict[str, tuple[int, ...]]:
     shapes = {}
-    for i, (d_in, d_out) in enumerate(zip(dims[:-1], dims[1:])):
+    for i, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
         shapes |= _linear(f"{key}.layers.{i}", d_out, d_in)
     return shapes
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import record_parity
 from hypothesis import HealthCheck, given, settings
 from strategies import Case, decoder_cases
-
-from conftest import record_parity
 
 torch = pytest.importorskip("torch")
 

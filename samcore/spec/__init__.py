@@ -3,6 +3,6 @@
 Every port (torch, ONNX, TFLite, ...) is checked against these functions.
 """
 
-from samcore.spec.decode import decode
+from samcore.spec.decode import decode, decode_all_tokens
 
-__all__ = ["decode"]
+__all__ = ["decode", "decode_all_tokens"]

@@ -22,7 +22,7 @@ from samcore.spec.prompt_encoder import (
 )
 
 
-def decode(
+def decode_all_tokens(
     params: Mapping[str, np.ndarray],
     config: DecoderConfig,
     image_embedding: np.ndarray,
@@ -30,14 +30,13 @@ def decode(
     point_labels: np.ndarray | None,
     boxes: np.ndarray | None,
     mask_input: np.ndarray | None,
-    multimask_output: bool,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Decode B prompts against one image embedding.
+    """Every mask token's output for B prompts on one image embedding.
 
     image_embedding [1, C, h, w]; point_coords [B, N, 2] and point_labels [B, N]
     (x, y pixels of the input frame); boxes [B, 4] (x0, y0, x1, y1); mask_input
-    [B, 1, 4h, 4w] logits. Returns (low-res logits [B, M, 4h, 4w], IoU [B, M]),
-    M = T-1 with ``multimask_output`` else 1. At least one prompt kind is given.
+    [B, 1, 4h, 4w] logits. Returns (low-res logits [B, T, 4h, 4w], IoU [B, T]).
+    At least one prompt kind is given.
     """
     grid = image_embedding.shape[-2:]
     if point_coords is not None or boxes is not None:
@@ -48,5 +47,20 @@ def decode(
     batch = sparse.shape[0]
     dense = embed_mask(params, mask_input) if mask_input is not None else no_mask_embedding(params, batch, grid)
     image_pe = dense_positional_encoding(params, grid)
-    masks, iou = predict_masks(params, image_embedding, image_pe, sparse, dense, config.depth, config.num_heads)
+    return predict_masks(params, image_embedding, image_pe, sparse, dense, config.depth, config.num_heads)
+
+
+def decode(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    image_embedding: np.ndarray,
+    point_coords: np.ndarray | None,
+    point_labels: np.ndarray | None,
+    boxes: np.ndarray | None,
+    mask_input: np.ndarray | None,
+    multimask_output: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``decode_all_tokens`` then SAM's selection: logits [B, M, 4h, 4w], IoU [B, M],
+    M = T-1 masks with ``multimask_output`` else 1 (token 0)."""
+    masks, iou = decode_all_tokens(params, config, image_embedding, point_coords, point_labels, boxes, mask_input)
     return select_masks(masks, iou, multimask_output)

@@ -43,18 +43,25 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0, dtype=x.dtype)
 
 
-def erf(x: np.ndarray) -> np.ndarray:
-    """The error function, elementwise, to float32 precision (computed in float64)."""
-    t = np.clip(x.astype(np.float64), -4.0, 4.0)
+def _erf64(x: np.ndarray) -> np.ndarray:
+    t = np.clip(x, -4.0, 4.0)
     t2 = t * t
     numerator = t * np.polynomial.polynomial.polyval(t2, _ERF_NUMERATOR)
-    denominator = np.polynomial.polynomial.polyval(t2, _ERF_DENOMINATOR)
-    return (numerator / denominator).astype(x.dtype)
+    return numerator / np.polynomial.polynomial.polyval(t2, _ERF_DENOMINATOR)
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function, elementwise, to float32 precision (computed in float64)."""
+    return _erf64(x.astype(np.float64)).astype(x.dtype)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, as ``torch.nn.GELU()``."""
-    return x * (0.5 + 0.5 * erf(x * np.float32(1 / np.sqrt(2))))
+    """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, as ``torch.nn.GELU()``.
+
+    Computed in float64: in float32, ``1 + erf`` cancels for negative x.
+    """
+    x64 = x.astype(np.float64)
+    return (x64 * 0.5 * (1 + _erf64(x64 / np.sqrt(2)))).astype(x.dtype)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:

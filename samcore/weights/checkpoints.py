@@ -24,6 +24,8 @@ ENCODER_SIGNATURES = {
     "mobile_sam": ("image_encoder.patch_embed.seq.0.c.weight", 32),
 }
 PARTS = ("image_encoder", "prompt_encoder", "mask_decoder")
+#: Metadata key recording the sha256 of the file a checkpoint was converted from.
+SOURCE_SHA256 = "samcore.source_sha256"
 
 
 def bundled_path(name: str) -> Path:
@@ -86,7 +88,7 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         "file": str(path),
         "bytes": path.stat().st_size,
         "sha256": sha256,
-        "known_checkpoint": _known_checkpoint(sha256) or _known_checkpoint(metadata.get("samcore.source_sha256", "")),
+        "known_checkpoint": _known_checkpoint(sha256) or _known_checkpoint(metadata.get(SOURCE_SHA256, "")),
         "model": identify_model(shapes),
         "parameters": sum(parts.values()),
         "parameters_by_part": parts,
@@ -102,7 +104,9 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
     return info
 
 
-def convert_checkpoint(source: str | os.PathLike, target: str | os.PathLike, config: DecoderConfig | None = None) -> None:
+def convert_checkpoint(
+    source: str | os.PathLike, target: str | os.PathLike, config: DecoderConfig | None = None
+) -> None:
     """Convert a ``torch.save``'d checkpoint (Meta's SAM, MobileSAM) to safetensors, whole.
 
     No pickle code runs (see ``pth_reader``). The decoder part is validated; the
@@ -115,7 +119,7 @@ def convert_checkpoint(source: str | os.PathLike, target: str | os.PathLike, con
     validate(shapes, {k: safetensors_dtype(v) for k, v in tensors.items()}, config)
     metadata = config.metadata() | {
         "samcore.source_file": Path(source).name,
-        "samcore.source_sha256": sha256_file(source),
+        SOURCE_SHA256: sha256_file(source),
     }
     model = identify_model(shapes)
     if model:

@@ -28,7 +28,7 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[int, ...]], di
     try:
         with safe_open(os.fspath(path), framework="np") as f:
             shapes, dtypes = {}, {}
-            for key in f.keys():
+            for key in f.keys():  # noqa: SIM118 (safe_open is not a dict)
                 view = f.get_slice(key)
                 shapes[key], dtypes[key] = tuple(view.get_shape()), view.get_dtype()
             return shapes, dtypes, dict(f.metadata() or {})
