@@ -1,4 +1,4 @@
-"""The ``samcore`` command: predict, convert, info, random-weights."""
+"""The ``samcore`` command: predict, backends, convert, info, random-weights."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from samcore.decoder import Decoder
 from samcore.errors import SamcoreError
 from samcore.postprocess import postprocess_masks, stability_score
 from samcore.random_weights import random_params
+from samcore.registry import list_backends
 from samcore.transforms import apply_boxes, apply_coords
 from samcore.weights import convert_checkpoint, describe, save_tensors
 
@@ -28,7 +29,7 @@ def _numbers(text: str, count: tuple[int, ...]) -> list[float]:
 
 
 def _predict(args: argparse.Namespace) -> None:
-    decoder = Decoder.from_weights(args.weights)
+    decoder = Decoder.from_weights(args.weights, backend=args.backend, device=args.device)
     c = decoder.config.embed_dim
     if args.embedding:
         embedding = np.load(args.embedding)
@@ -52,7 +53,8 @@ def _predict(args: argparse.Namespace) -> None:
     elapsed = (time.perf_counter() - start) * 1e3
     logits = postprocess_masks(out.low_res_logits, original, out.frame_size)
     stability = stability_score(logits)
-    print(f"decoded in {elapsed:.1f} ms on backend {decoder.backend}; masks at {original[0]}x{original[1]}")
+    backend = f"{decoder.backend.name} ({decoder.backend.device})"
+    print(f"decoded in {elapsed:.1f} ms on backend {backend}; masks at {original[0]}x{original[1]}")
     print(f"{'mask':>4}  {'predicted IoU':>13}  {'stability':>9}  {'area (px)':>10}")
     for i in range(out.iou_predictions.shape[1]):
         area = int((logits[0, i] > 0).sum())
@@ -60,6 +62,18 @@ def _predict(args: argparse.Namespace) -> None:
     if args.out:
         np.savez_compressed(args.out, masks=logits > 0, low_res_logits=out.low_res_logits, iou=out.iou_predictions)
         print(f"wrote {args.out}")
+
+
+def _backends(args: argparse.Namespace) -> None:
+    rows = [("backend", "runtime", "status", "devices", "dtypes")]
+    for row in list_backends():
+        a = row.availability
+        name = row.name + (f" ({', '.join(row.aliases)})" if row.aliases else "")
+        status = "available" if a.available else f"unavailable: {a.reason}"
+        rows.append((name, a.version or "-", status, ",".join(a.devices) or "-", ",".join(row.dtypes) or "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4])
 
 
 def _info(args: argparse.Namespace) -> None:
@@ -96,7 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--original-size", type=lambda t: [int(v) for v in _numbers(t, (2,))], help="H,W of the image")
     p.add_argument("--single-mask", action="store_true", help="one mask instead of three")
     p.add_argument("--out", help="write masks, logits and IoU to this .npz")
+    p.add_argument("--backend", default="auto", help="backend name or 'auto' (see `samcore backends`)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, mps, ... (default: the backend's best)")
     p.set_defaults(run=_predict)
+
+    p = sub.add_parser("backends", help="list registered backends, their runtime and availability")
+    p.set_defaults(run=_backends)
 
     p = sub.add_parser("convert", help="convert a .pth/.pt checkpoint to safetensors without running pickle code")
     p.add_argument("source")

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from samcore.config import DecoderConfig, expected_shapes, infer_config
-from samcore.errors import BackendError
 from samcore.inputs import check_embedding, check_prompts
 from samcore.postprocess import postprocess_masks
-from samcore.spec import decode
+from samcore.registry import resolve
 from samcore.weights import default_weights_path, load_decoder_params, safetensors_dtype, validate
 
-#: Backends this release runs; ``"auto"`` picks the first available.
-BACKENDS = ("numpy",)
 #: Prompts decoded per pass; larger batches run in chunks so memory stays bounded
 #: (each prompt carries its own copy of the image tokens, ~4 MB at ViT-B size).
 PROMPTS_PER_PASS = 16
@@ -43,24 +40,41 @@ class Decoder:
     >>> out = dec.predict(embedding, point_coords=[[[500, 375]]], point_labels=[[1]])
     """
 
-    def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig | None = None, backend: str = "numpy"):
-        """``params``: official key -> array (float); ``config`` inferred from shapes when None."""
-        if backend not in (*BACKENDS, "auto"):
-            raise BackendError(f"backend: expected one of {[*BACKENDS, 'auto']}, got {backend!r}")
+    def __init__(
+        self,
+        params: Mapping[str, np.ndarray],
+        config: DecoderConfig | None = None,
+        backend: str | Sequence[str] = "auto",
+        device: str | None = None,
+        dtype: str = "float32",
+    ) -> None:
+        """``params``: official key -> float array; ``config`` inferred from shapes when None.
+
+        ``backend``: a registered name, ``"auto"`` (the preferred available backend for
+        the device) or a preference list; ``device``: "cpu", "cuda", "cuda:1", "mps", ...
+        (None: the backend's best); ``dtype``: "float32", or what the backend offers.
+        """
+        backend_class, device = resolve(backend, device, dtype)
         arrays = {k: np.asarray(v) for k, v in params.items()}
         shapes = {k: a.shape for k, a in arrays.items()}
         self.config = config or infer_config(shapes)
         validate(shapes, {k: safetensors_dtype(a) for k, a in arrays.items()}, self.config)
         self.params = {k: a.astype(np.float32) for k, a in arrays.items() if k in expected_shapes(self.config)}
-        self.backend = "numpy"
+        self.backend = backend_class(self.params, self.config, device, dtype)
 
     @classmethod
     def from_weights(
-        cls, path: str | os.PathLike | None = None, backend: str = "numpy", config: DecoderConfig | None = None
+        cls,
+        path: str | os.PathLike | None = None,
+        backend: str | Sequence[str] = "auto",
+        device: str | None = None,
+        dtype: str = "float32",
+        config: DecoderConfig | None = None,
     ) -> Decoder:
-        """Load a safetensors file (official key names); None loads the bundled default."""
+        """Load a safetensors file (official key names; None: the bundled default) onto a
+        backend (see ``Decoder.__init__`` for ``backend``, ``device`` and ``dtype``)."""
         params, config = load_decoder_params(default_weights_path() if path is None else path, config)
-        return cls(params, config, backend)
+        return cls(params, config, backend, device, dtype)
 
     def predict(
         self,
@@ -83,15 +97,16 @@ class Decoder:
         grid = embedding.shape[-2:]
         frame = self.config.frame_size(grid)
         prompts = check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame)
-        chunks = []
-        for start in range(0, prompts.batch, PROMPTS_PER_PASS):
-            p = prompts.chunk(start, start + PROMPTS_PER_PASS)
-            chunks.append(
-                decode(
-                    self.params, self.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
-                    multimask_output,
-                )
-            )
+        chunks = [
+            self.backend.decode(embedding, prompts.chunk(start, start + PROMPTS_PER_PASS), multimask_output)
+            for start in range(0, prompts.batch, PROMPTS_PER_PASS)
+        ]
         logits = np.concatenate([c[0] for c in chunks])
         iou = np.concatenate([c[1] for c in chunks])
         return DecoderOutput(logits.astype(np.float32), iou.astype(np.float32), frame)
+
+    def to_torch(self):  # -> samcore_torch.SamDecoder (torch is imported only here)
+        """This decoder's weights as a native ``torch.nn.Module`` (needs ``samcore[torch]``)."""
+        from samcore_torch import SamDecoder
+
+        return SamDecoder.from_params(self.params, self.config)

@@ -10,22 +10,8 @@ import numpy as np
 import pytest
 
 from samcore import Decoder, DecoderConfig
-from samcore.config import PRESETS
+from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED
 from samcore.random_weights import random_params
-
-#: name -> (config, square grid side). Small ones keep the hypothesis runs fast;
-#: "vit_b" is the full-size preset every official checkpoint uses.
-CONFIGS = {
-    "tiny": (DecoderConfig(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32), 8),
-    "odd": (
-        DecoderConfig(
-            embed_dim=64, mlp_dim=96, depth=3, num_heads=4, num_mask_tokens=3, iou_head_hidden_dim=48,
-            iou_head_depth=2, mask_in_chans=8, attention_downsample_rate=4,
-        ),
-        6,
-    ),
-    "vit_b": (PRESETS["sam_vit_b"], 64),
-}
 
 #: Largest |samcore - official| seen in this run, reported at the end.
 PARITY_MAX: dict[str, float] = {}
@@ -66,13 +52,13 @@ def parity_case(request, tmp_path_factory) -> ParityCase:
     from samcore.weights import convert_checkpoint
 
     config, grid = CONFIGS[request.param]
-    sam = build_official_sam(config, grid, random_params(config, seed=7))
+    sam = build_official_sam(config, grid, random_params(config, seed=WEIGHTS_SEED))
     folder = tmp_path_factory.mktemp(request.param)
     checkpoint = folder / "sam.pth"
     torch.save(sam.state_dict(), checkpoint)
     # The config goes in the file's metadata (num_heads is not in any shape) and comes back on load.
     convert_checkpoint(checkpoint, folder / "sam.safetensors", config=config)
-    decoder = Decoder.from_weights(folder / "sam.safetensors")
+    decoder = Decoder.from_weights(folder / "sam.safetensors", backend="numpy")
     return ParityCase(request.param, config, grid, sam, decoder, checkpoint)
 
 
@@ -80,4 +66,4 @@ def parity_case(request, tmp_path_factory) -> ParityCase:
 def tiny_decoder() -> Decoder:
     """A small decoder (C=32, 8x8 grid) for fast property and input tests."""
     config, _ = CONFIGS["tiny"]
-    return Decoder(random_params(config, seed=3), config)
+    return Decoder(random_params(config, seed=3), config, backend="numpy")

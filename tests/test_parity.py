@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from conftest import record_parity
 from hypothesis import HealthCheck, given, settings
-from strategies import Case, decoder_cases
+
+from samcore.conformance.strategies import Case, case_recipes
 
 torch = pytest.importorskip("torch")
 
@@ -47,11 +48,11 @@ def assert_close(name: str, ours: np.ndarray, official: np.ndarray, case: Case) 
 def test_parity_with_official_torch_modules(parity_case) -> None:
     """hypothesis-drawn prompts: 1-16 points of labels -1/0/1, boxes, masks, batches 1-8."""
     examples = 8 if parity_case.name == "vit_b" else 40
-    grid = (parity_case.grid, parity_case.grid)
 
     @settings(SETTINGS, max_examples=examples)
-    @given(case=decoder_cases(parity_case.config, grid))
-    def check(case: Case) -> None:
+    @given(recipe=case_recipes(parity_case.name))
+    def check(recipe) -> None:
+        case = recipe.build()
         out = parity_case.decoder.predict(**case.kwargs())
         masks, iou = official_decode(parity_case.sam, case)
         assert_close(f"{parity_case.name} low_res_logits", out.low_res_logits, masks, case)
@@ -69,12 +70,11 @@ def test_box_corner_labels_match_official_onnx_model(parity_case) -> None:
     examples = 4 if parity_case.name == "vit_b" else 25
 
     @settings(SETTINGS, max_examples=examples)
-    @given(case=decoder_cases(parity_case.config, grid, labels=(-1, 0, 1, 2, 3), max_batch=4))
-    def check(case: Case) -> None:
-        case.boxes, case.mask_input, case.multimask_output = None, case.mask_input, True
-        if case.point_coords is None:
-            return
-        out = parity_case.decoder.predict(**case.kwargs())
+    @given(recipe=case_recipes(parity_case.name, labels=(-1, 0, 1, 2, 3), kinds=("points", "points+mask"),
+                               max_batch=4))
+    def check(recipe) -> None:
+        case = recipe.build()
+        out = parity_case.decoder.predict(**(case.kwargs() | {"multimask_output": True}))
         # Meta's ONNX model takes the final point list: ours plus the padding point.
         batch = case.point_coords.shape[0]
         coords = np.concatenate([case.point_coords, np.zeros((batch, 1, 2), np.float32)], axis=1)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import CONFIGS
 from hypothesis import HealthCheck, given, settings
-from strategies import Case, decoder_cases
+
+from samcore.conformance.strategies import CONFIGS, Case, case_recipes
 
 CONFIG, GRID = CONFIGS["tiny"]
 SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-CASES = decoder_cases(CONFIG, (GRID, GRID), labels=(-1, 0, 1, 2, 3))
+CASES = case_recipes("tiny", labels=(-1, 0, 1, 2, 3)).map(lambda recipe: recipe.build())
 
 
 def _row(array: np.ndarray | None, i: int) -> np.ndarray | None:

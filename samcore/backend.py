@@ -1,0 +1,96 @@
+"""The Backend protocol: what every port of the spec (first- or third-party) provides.
+
+A backend receives checked NumPy inputs and returns NumPy arrays; everything
+between is its own business. It declares what it can do and how close to the
+spec it promises to be, per output and dtype, and says separately whether its
+runtime is usable on this machine.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+
+from samcore.config import DecoderConfig
+from samcore.inputs import Prompts
+
+OUTPUTS = ("low_res_logits", "iou_predictions")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tolerance:
+    """Allowed |port - spec| = atol + rtol * |spec|, elementwise."""
+
+    atol: float
+    rtol: float = 0.0
+
+    def bound(self, reference: np.ndarray) -> np.ndarray:
+        """The allowed absolute difference at each element of ``reference``."""
+        return self.atol + self.rtol * np.abs(reference)
+
+
+#: The spec's own float32 rounding differences between BLAS builds stay well below this.
+FLOAT32_TOLERANCE = {"low_res_logits": Tolerance(1e-4, 1e-5), "iou_predictions": Tolerance(1e-4, 1e-5)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    """What a backend accepts beyond the minimum (points with labels, one prompt)."""
+
+    mask_input: bool = True
+    dynamic_points: bool = True  # any number of points without re-export
+    batched_prompts: bool = True  # B > 1 in one call
+
+
+@dataclasses.dataclass(frozen=True)
+class Availability:
+    """Whether a backend's runtime is usable here, and on which devices."""
+
+    available: bool
+    reason: str = ""  # why not, when unavailable
+    version: str | None = None  # the runtime's version
+    devices: tuple[str, ...] = ()  # usable device kinds, best first ("cuda", "mps", "cpu", ...)
+
+
+class Backend(abc.ABC):
+    """One port of the spec. Subclasses set the class attributes and implement
+    ``availability`` and ``decode``; registering is an entry point in the
+    ``samcore.backends`` group naming the subclass."""
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)  # every kind it can ever use
+    dtypes: ClassVar[tuple[str, ...]] = ("float32",)
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    #: dtype -> output name -> Tolerance against the spec (float32 spec outputs).
+    tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {"float32": FLOAT32_TOLERANCE}
+    #: Higher is preferred by ``backend="auto"`` among available backends.
+    auto_priority: ClassVar[int] = 0
+
+    def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
+        """``params``: official key -> float32 array (validated); ``device``: a kind this
+        backend reports available; ``dtype``: one of ``dtypes``."""
+        self.params = params
+        self.config = config
+        self.device = device
+        self.dtype = dtype
+
+    @classmethod
+    @abc.abstractmethod
+    def availability(cls) -> Availability:
+        """Is the runtime importable and working here, and which devices exist."""
+
+    @abc.abstractmethod
+    def decode(
+        self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decode checked prompts against a checked embedding float32 [1, C, h, w].
+
+        Returns float32 NumPy arrays: logits [B, M, 4h, 4w] and IoU [B, M], M = T-1
+        with ``multimask_output`` else 1, equal to ``samcore.spec.decode`` within
+        ``tolerances[dtype]``.
+        """
