@@ -1,1 +1,11 @@
-"""placeholder, being written"""
+"""The conformance kit: what every port of the spec must pass.
+
+Run it against any registered backend (yours included)::
+
+    pip install "samcore[conformance]"
+    pytest --pyargs samcore.conformance --samcore-backend NAME [--samcore-xfail known.txt]
+
+``strategies`` draws reproducible cases, ``assertions`` reports the first
+mismatches, the max difference and a snippet that reproduces a failure, and
+``checks`` holds the checks as plain functions. See docs/conformance.md.
+"""

@@ -1,0 +1,73 @@
+"""pytest plugin of the conformance kit (registered as a ``pytest11`` entry point).
+
+Adds ``--samcore-backend NAME`` (repeatable; default: every registered backend)
+and ``--samcore-xfail FILE`` (a port's own list of checks it is known to fail, one
+test id fragment per line, ``#`` comments), and parametrizes the
+``samcore_backend`` fixture. A backend whose runtime is unavailable is skipped
+with the reason.
+"""
+
+from __future__ import annotations
+
+import pathlib
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("samcore", "samcore conformance kit")
+    group.addoption("--samcore-backend", action="append", default=[], metavar="NAME",
+                    help="backend to check (repeatable); default: every registered backend")
+    group.addoption("--samcore-xfail", metavar="FILE", help="file of test id fragments expected to fail")
+
+
+def _param(name: str):
+    from samcore.errors import BackendError
+    from samcore.registry import get
+
+    try:
+        availability = get(name).availability()
+    except BackendError as exc:
+        return pytest.param(name, marks=pytest.mark.skip(reason=str(exc)), id=name)
+    if not availability.available:
+        return pytest.param(name, marks=pytest.mark.skip(reason=f"{name} unavailable: {availability.reason}"), id=name)
+    return pytest.param(name, id=name)
+
+
+def _lower_precisions(name: str) -> list[str]:
+    from samcore.errors import BackendError
+    from samcore.registry import get
+
+    try:
+        return [d for d in get(name).dtypes if d != "float32"]
+    except BackendError:
+        return []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``samcore_backend``: each chosen backend; with ``samcore_dtype`` too: each
+    (backend, dtype) pair for the dtypes besides float32 that the backend declares."""
+    if "samcore_backend" not in metafunc.fixturenames:
+        return
+    from samcore.registry import registered
+
+    names = metafunc.config.getoption("samcore_backend") or sorted(registered())
+    if "samcore_dtype" in metafunc.fixturenames:
+        pairs = [(p, d) for p in map(_param, names) for d in _lower_precisions(p.values[0])]
+        metafunc.parametrize(
+            ["samcore_backend", "samcore_dtype"],
+            [pytest.param(p.values[0], d, marks=p.marks, id=f"{p.id}-{d}") for p, d in pairs],
+        )
+    else:
+        metafunc.parametrize("samcore_backend", [_param(n) for n in names])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    path = config.getoption("samcore_xfail")
+    if not path:
+        return
+    lines = (line.split("#")[0].strip() for line in pathlib.Path(path).read_text().splitlines())
+    fragments = [line for line in lines if line]
+    for item in items:
+        if any(fragment in item.nodeid for fragment in fragments):
+            item.add_marker(pytest.mark.xfail(reason=f"listed in {path}", strict=True))
