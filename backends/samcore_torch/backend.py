@@ -1,0 +1,134 @@
+"""``TorchBackend``: ``SamDecoder`` behind samcore's Backend protocol.
+
+torch is imported only inside the methods, so this module (and the entry point
+naming it) loads where torch is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
+from samcore.config import DecoderConfig
+from samcore.inputs import Prompts
+from samcore.spec.prompt_encoder import gather_point_prompts
+
+if TYPE_CHECKING:
+    import torch
+
+
+@contextlib.contextmanager
+def ieee_float32(active: bool = True) -> Iterator[None]:
+    """While active, float32 matmuls and cuDNN convolutions run in full float32 (no TF32).
+
+    cuDNN allows TF32 convolutions by default on Ampere and later GPUs, which would put
+    CUDA float32 results outside the float32 tolerance. The previous settings come back
+    on exit. Process-wide flags: not safe against other threads changing them meanwhile.
+    """
+    if not active:
+        yield
+        return
+    import torch
+
+    cuda, cudnn = torch.backends.cuda, torch.backends.cudnn
+    if hasattr(cudnn, "conv") and hasattr(cuda.matmul, "fp32_precision"):  # the fp32_precision API: use it alone
+        flags, ieee = [(cuda.matmul, "fp32_precision"), (cudnn.conv, "fp32_precision")], "ieee"
+    else:
+        flags, ieee = [(cuda.matmul, "allow_tf32"), (cudnn, "allow_tf32")], False
+    saved = [getattr(owner, attr) for owner, attr in flags]
+    try:
+        for owner, attr in flags:
+            setattr(owner, attr, ieee)
+        yield
+    finally:
+        for (owner, attr), value in zip(flags, saved, strict=True):
+            setattr(owner, attr, value)
+
+
+class TorchBackend(Backend):
+    """Runs ``samcore_torch.SamDecoder`` on CUDA, MPS or the CPU in float32, float16 or bfloat16.
+
+    Every dtype computes in that dtype on every device, with no float32 fallback: torch has
+    CPU kernels for all the decoder's ops in float16 and bfloat16. On CPUs without native
+    float16 arithmetic, float16 is correct but slow (ViT-B, one prompt, one thread of a
+    2-core x86 VM: float32 ~110 ms, bfloat16 ~60 ms, float16 ~1.6 s): prefer bfloat16 there.
+    Inputs are cast at the edge (labels int64); outputs come back as float32 NumPy arrays.
+    """
+
+    name = "torch"
+    aliases = ("pytorch",)
+    device_kinds = ("cuda", "mps", "cpu")
+    dtypes = ("float32", "float16", "bfloat16")
+    auto_priority = 20
+    # float16 / bfloat16 carry 11 / 8 significant bits (float32: 24), so they sit far above
+    # FLOAT32_TOLERANCE. Measured |torch - spec| on CPU, ViT-B preset, random_params seeds 0-5,
+    # ~230 random prompts (points, boxes, 4*N(0,1) mask inputs; logits |spec| <= 7.5, IoU <= 1):
+    #   bfloat16: logits worst 0.85, next worst 0.27, typical per-prompt worst 0.1; IoU worst 0.018.
+    #   float16:  logits worst 0.082, typical per-prompt worst 0.015;              IoU worst 0.0025.
+    # The error does not grow with |spec| (the same at |logit| 0.1 and 5), so the bounds are pure atol.
+    # Its tail comes from mask prompts: the mask downscaler's LayerNorm2d over 4 channels divides by
+    # their spread, which amplifies input/weight rounding where a pixel's channels nearly agree
+    # (dense-embedding error over 3200 masks: bfloat16 median 0.08, max 1.1; float16 0.01, 0.10).
+    # Bounds: about 2x the worst measured tail for logits, 3-4x for IoU.
+    tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {
+        "float32": FLOAT32_TOLERANCE,
+        "float16": {"low_res_logits": Tolerance(0.2), "iou_predictions": Tolerance(0.01)},
+        "bfloat16": {"low_res_logits": Tolerance(1.5), "iou_predictions": Tolerance(0.05)},
+    }
+
+    @classmethod
+    def availability(cls) -> Availability:
+        """torch's version and its usable device kinds, best first; unavailable when torch
+        cannot be imported."""
+        try:
+            import torch
+        except Exception as exc:  # ImportError, or a broken install (a missing shared library)
+            return Availability(False, f"torch cannot be imported: {exc}")
+        devices = ["cpu"]
+        if torch.backends.mps.is_available():
+            devices.insert(0, "mps")
+        if torch.cuda.is_available():
+            devices.insert(0, "cuda")
+        return Availability(True, version=torch.__version__, devices=tuple(devices))
+
+    def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
+        """Build ``SamDecoder`` once from ``params`` and move it to ``device`` and ``dtype``."""
+        super().__init__(params, config, device, dtype)
+        import torch
+
+        from samcore_torch.module import SamDecoder
+
+        self._device = torch.device(device)
+        self._dtype = getattr(torch, dtype)
+        self.module = SamDecoder.from_params(params, config).to(device=self._device, dtype=self._dtype).eval()
+
+    def _tensor(self, array: np.ndarray) -> torch.Tensor:
+        """A float NumPy array as a tensor on the backend's device, in its dtype."""
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(array)).to(self._device, self._dtype)
+
+    def decode(
+        self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Checked embedding [1, C, h, w] and prompts -> float32 logits [B, M, 4h, 4w], IoU [B, M]."""
+        import torch
+
+        p = prompts
+        if p.point_coords is not None or p.boxes is not None:
+            coords, labels = gather_point_prompts(p.point_coords, p.point_labels, p.boxes)
+        else:  # mask prompt only: no sparse prompts
+            coords, labels = np.zeros((p.batch, 0, 2), np.float32), np.zeros((p.batch, 0), np.int64)
+        with torch.inference_mode(), ieee_float32(self._device.type == "cuda" and self.dtype == "float32"):
+            logits, iou = self.module(
+                self._tensor(image_embedding),
+                self._tensor(coords),
+                torch.from_numpy(labels).to(self._device),
+                None if p.mask_input is None else self._tensor(p.mask_input),
+                multimask_output,
+            )
+            return logits.float().cpu().numpy(), iou.float().cpu().numpy()
