@@ -1,1 +1,14 @@
-"""placeholder, being written"""
+"""samcore's ONNX backend: graphs traced from ``samcore.spec``, run by ONNX Runtime.
+
+Importing this package needs neither onnx nor onnxruntime (they are imported when a
+graph is exported or a backend decodes), so the backend registers everywhere and
+reports itself unavailable where the runtime is missing.
+
+- ``export_onnx(params, config, path=None, *, interface="samcore" | "meta", ...)``
+- ``OnnxBackend``: ``samcore.Decoder(..., backend="onnx")``
+"""
+
+from samcore_onnx.backend import OnnxBackend
+from samcore_onnx.export import export_onnx
+
+__all__ = ["OnnxBackend", "export_onnx"]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from samcore.config import MASK_DECODER, TRANSFORMER
-from samcore.spec.ops import conv_transpose2d, gelu, layer_norm_2d, linear, relu
+from samcore.spec.ops import conv_transpose2d, gelu, graph_hook, layer_norm_2d, linear, relu
 from samcore.spec.transformer import two_way_transformer
 
 D = MASK_DECODER
@@ -26,6 +26,7 @@ def mlp(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray
     return linear(x, params[f"{key}.layers.{i}.weight"], params[f"{key}.layers.{i}.bias"])
 
 
+@graph_hook  # a graph broadcasts to a batch known only at run time
 def output_tokens(params: Mapping[str, np.ndarray], batch: int) -> np.ndarray:
     """The IoU token then the T mask tokens, per prompt -> [B, 1 + T, C]."""
     tokens = np.concatenate([params[f"{D}iou_token.weight"], params[f"{D}mask_tokens.weight"]], axis=0)

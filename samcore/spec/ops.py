@@ -4,11 +4,22 @@ Each op is a pure function of NumPy arrays, float32 in and out, with the
 semantics of the matching ``torch.nn`` module. Weights keep PyTorch's layout
 (``Linear``: out x in; ``Conv2d``: out x in x kh x kw; ``ConvTranspose2d``:
 in x out x kh x kw), so they come straight from a state_dict.
+
+Graph tracers (``samcore_onnx``) run these same functions on symbolic arrays.
+The few written for NumPy rather than for a graph carry ``@graph_hook``: a
+symbolic argument may then emit what a graph runs best (Erf, LayerNormalization,
+Conv, ...) instead of tracing the NumPy formulation. NumPy calls take the plain path.
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Rational approximation of erf on [-4, 4] (odd numerator over even
 # denominator, monomial coefficients in x^2). Evaluated in float64 its error
@@ -32,6 +43,25 @@ _ERF_DENOMINATOR = (
 )
 
 
+def graph_hook(func: F) -> F:
+    """Let a symbolic argument take over a call to ``func`` (the NEP 18 idea, for spec functions).
+
+    If the type of any argument defines ``__samcore_function__``, the call returns
+    ``type(arg).__samcore_function__(arg, hooked, args, kwargs)``, which may emit a
+    native graph node or trace ``hooked.__wrapped__`` (the NumPy code) as is.
+    """
+
+    @functools.wraps(func)
+    def hooked(*args: Any, **kwargs: Any) -> Any:
+        for arg in (*args, *kwargs.values()):
+            handler = getattr(type(arg), "__samcore_function__", None)
+            if handler is not None:
+                return handler(arg, hooked, args, kwargs)
+        return func(*args, **kwargs)
+
+    return hooked  # type: ignore[return-value]
+
+
 def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
     """``x @ weight.T + bias``: x [..., in], weight [out, in], bias [out] -> [..., out]."""
     y = x @ weight.T
@@ -50,11 +80,13 @@ def _erf64(x: np.ndarray) -> np.ndarray:
     return numerator / np.polynomial.polynomial.polyval(t2, _ERF_DENOMINATOR)
 
 
+@graph_hook
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function, elementwise, to float32 precision (computed in float64)."""
     return _erf64(x.astype(np.float64)).astype(x.dtype)
 
 
+@graph_hook
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, as ``torch.nn.GELU()``.
 
@@ -64,12 +96,14 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return (x64 * 0.5 * (1 + _erf64(x64 / np.sqrt(2)))).astype(x.dtype)
 
 
+@graph_hook
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax along ``axis``."""
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 
 
+@graph_hook
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """LayerNorm over the last axis: x [..., C], weight/bias [C] (``torch.nn.LayerNorm``)."""
     mean = x.mean(axis=-1, keepdims=True)
@@ -77,6 +111,7 @@ def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float =
     return (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
+@graph_hook
 def layer_norm_2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """SAM's LayerNorm2d: normalise over channels of x [B, C, H, W]; weight/bias [C]."""
     mean = x.mean(axis=1, keepdims=True)
@@ -85,6 +120,7 @@ def layer_norm_2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: floa
     return normed * weight[:, None, None] + bias[:, None, None]
 
 
+@graph_hook
 def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Conv2d with stride equal to the kernel size and no padding (SAM's only kind).
 
@@ -98,6 +134,7 @@ def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     return y + bias[:, None, None]
 
 
+@graph_hook
 def conv_transpose2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """ConvTranspose2d with stride equal to the kernel size and no padding.
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from samcore.config import NUM_POINT_EMBEDDINGS, PROMPT_ENCODER
-from samcore.spec.ops import conv2d, gelu, layer_norm_2d
+from samcore.spec.ops import conv2d, gelu, graph_hook, layer_norm_2d
 
 P = PROMPT_ENCODER
 PADDING_LABEL = -1
@@ -100,6 +100,7 @@ def embed_mask(params: Mapping[str, np.ndarray], mask_input: np.ndarray) -> np.n
     return conv2d(x, params[f"{k}.6.weight"], params[f"{k}.6.bias"])
 
 
+@graph_hook  # a graph broadcasts to a batch known only at run time
 def no_mask_embedding(params: Mapping[str, np.ndarray], batch: int, grid: tuple[int, int]) -> np.ndarray:
     """Dense embedding when no mask is given: ``no_mask_embed`` at every cell -> [B, C, h, w]."""
     weight = params[f"{P}no_mask_embed.weight"]

@@ -1,0 +1,105 @@
+"""Native ONNX nodes for the spec functions marked ``@graph_hook``.
+
+Each emitter takes the spec function's arguments and returns what it would, as
+``Traced`` values; the NumPy formulation stays the definition (tests hold the two
+equal). Importing this module registers the emitters with the tracer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from samcore.config import MASK_DECODER, PROMPT_ENCODER
+from samcore.spec import mask_decoder, ops, prompt_encoder
+from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
+
+SQRT2 = np.float32(np.sqrt(2.0))
+
+
+def emits(func: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated emitter for the hooked spec function ``func``."""
+
+    def register(emitter: Callable[..., Any]) -> Callable[..., Any]:
+        EMITTERS[func] = emitter
+        return emitter
+
+    return register
+
+
+@emits(ops.erf)
+def erf(x: Traced) -> Traced:
+    """Erf, in x's dtype."""
+    return x._op("Erf", [x])
+
+
+@emits(ops.gelu)
+def gelu(x: Traced) -> Traced:
+    """``x * (1 + erf(x / sqrt 2)) * 0.5``: the pattern torch exports and ONNX Runtime fuses into Gelu."""
+    return x * (erf(x / SQRT2) + np.float32(1)) * np.float32(0.5)
+
+
+@emits(ops.softmax)
+def softmax(x: Traced, axis: int = -1) -> Traced:
+    """Softmax along one axis (opset >= 13 semantics)."""
+    return x._op("Softmax", [x], axis=axis)
+
+
+@emits(ops.layer_norm)
+def layer_norm(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> Traced:
+    """LayerNormalization over the last axis (opset >= 17)."""
+    g = x.graph
+    return x._op("LayerNormalization", [x, g.const(weight, x.dtype), g.const(bias, x.dtype)], axis=-1, epsilon=eps)
+
+
+@emits(ops.layer_norm_2d)
+def layer_norm_2d(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-6) -> Traced:
+    """SAM's LayerNorm2d over the channels of x [B, C, H, W], the channel means taken as
+    MatMuls: ONNX Runtime reduces a middle axis several times slower."""
+    b, c, h, w = x.shape
+    flat = x.reshape(b, c, h * w)
+    average = np.full((1, c), 1 / c, np.float32)
+    mean = average @ flat
+    centred = flat - mean
+    normed = centred / np.sqrt(average @ np.square(centred) + np.float32(eps))
+    return (normed * weight[:, None] + bias[:, None]).reshape(b, c, h, w)
+
+
+def _conv_shape(x: Traced, channels: int, scale: Callable[[DimLike], DimLike]) -> tuple[DimLike, ...]:
+    b, _, h, w = x.shape
+    return (x._shape[0] if isinstance(b, Dim) else b, channels, scale(h), scale(w))
+
+
+@emits(ops.conv2d)
+def conv2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
+    """Conv with stride = kernel, no padding: x [B, Cin, H, W] -> [B, Cout, H/k, W/k]."""
+    g, k = x.graph, weight.shape[-1]
+    shape = _conv_shape(x, weight.shape[0], lambda d: d // k)
+    inputs = [x, g.const(weight, x.dtype), g.const(bias, x.dtype)]
+    return x._op("Conv", inputs, shape=shape, kernel_shape=[k, k], strides=[k, k])
+
+
+@emits(ops.conv_transpose2d)
+def conv_transpose2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
+    """ConvTranspose with stride = kernel, no padding: x [B, Cin, H, W] -> [B, Cout, H*k, W*k]."""
+    g, k = x.graph, weight.shape[-1]
+    shape = _conv_shape(x, weight.shape[1], lambda d: d * k)
+    inputs = [x, g.const(weight, x.dtype), g.const(bias, x.dtype)]
+    return x._op("ConvTranspose", inputs, shape=shape, kernel_shape=[k, k], strides=[k, k])
+
+
+@emits(mask_decoder.output_tokens)
+def output_tokens(params: Mapping[str, np.ndarray], batch: DimLike) -> Traced:
+    """The IoU and mask tokens expanded to a run-time batch -> [B, 1 + T, C]."""
+    d = MASK_DECODER
+    tokens = np.concatenate([params[f"{d}iou_token.weight"], params[f"{d}mask_tokens.weight"]], axis=0)
+    return _broadcast_to(tokens.astype(np.float32), (batch, *tokens.shape))
+
+
+@emits(prompt_encoder.no_mask_embedding)
+def no_mask_embedding(params: Mapping[str, np.ndarray], batch: DimLike, grid: tuple[int, int]) -> Traced:
+    """``no_mask_embed`` expanded to a run-time batch and the grid -> [B, C, h, w]."""
+    weight = params[f"{PROMPT_ENCODER}no_mask_embed.weight"].astype(np.float32)
+    return _broadcast_to(weight.reshape(1, -1, 1, 1), (batch, weight.shape[1], *grid))

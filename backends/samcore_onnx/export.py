@@ -1,0 +1,129 @@
+"""``export_onnx``: trace the spec into an ONNX model for one embedding grid (no torch needed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+import samcore
+from samcore.config import DecoderConfig, expected_shapes
+
+if TYPE_CHECKING:
+    import onnx
+
+INTERFACES = ("samcore", "meta")
+#: The modules a graph is made from: any edit to them changes ``exporter_fingerprint``.
+_SOURCES = ("samcore.spec", "samcore_onnx")
+
+
+@functools.cache
+def exporter_fingerprint() -> str:
+    """Short sha256 of the spec's and this package's source: part of every cache key, so
+    graphs exported by other code are never reused."""
+    digest = hashlib.sha256()
+    for package in _SOURCES:
+        folder = Path(importlib.import_module(package).__file__).parent
+        for source in sorted(folder.glob("*.py")):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def params_sha256(params: Mapping[str, np.ndarray], config: DecoderConfig) -> str:
+    """Hex sha256 of the decoder's parameters as float32 (sorted keys, each key, shape and bytes)."""
+    digest = hashlib.sha256()
+    for key in sorted(expected_shapes(config)):
+        array = np.ascontiguousarray(params[key], np.float32)
+        digest.update(f"{key}:{list(array.shape)}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def default_grid(config: DecoderConfig) -> tuple[int, int]:
+    """The embedding grid of the config's input frame (16 pixels a cell), else SAM's 64 x 64."""
+    if config.input_image_size is not None:
+        return (config.input_image_size[0] // 16, config.input_image_size[1] // 16)
+    return (64, 64)
+
+
+def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
+    arrays = {}
+    for key, shape in expected_shapes(config).items():
+        if key not in params:
+            raise ValueError(f"params: expected key {key!r} for {config}, it is missing")
+        array = np.asarray(params[key], np.float32)
+        if array.shape != shape:
+            raise ValueError(f"params[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
+        arrays[key] = array
+    return arrays
+
+
+def export_onnx(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    path: str | os.PathLike | None = None,
+    *,
+    interface: Literal["samcore", "meta"] = "samcore",
+    grid: tuple[int, int] | None = None,
+    opset: int = 17,
+    return_single_mask: bool = False,
+    with_mask_input: bool = True,
+) -> onnx.ModelProto:
+    """The decoder as an ONNX model for embeddings of ``grid`` (h, w), traced from ``samcore.spec``.
+
+    ``interface="samcore"``: image_embedding [1, C, h, w] float32, point_coords [B, N, 2]
+    float32 and point_labels [B, N] int64 (already gathered: see
+    ``samcore.spec.prompt_encoder.gather_point_prompts``), mask_input [B, 1, 4h, 4w] when
+    ``with_mask_input`` (else no_mask_embed is used) -> low_res_logits [B, T, 4h, 4w],
+    iou_predictions [B, T] for all T mask tokens.
+
+    ``interface="meta"``: the I/O of Meta's ``SamOnnxModel`` (image_embeddings,
+    point_coords, point_labels float, mask_input [1, 1, 4h, 4w], has_mask_input [1],
+    orig_im_size [2] -> masks, iou_predictions, low_res_masks), with batched prompts and
+    ``orig_im_size`` honoured at run time; ``return_single_mask`` as Meta's.
+
+    B and N are dynamic. The model passes ``onnx.checker.check_model`` and carries
+    metadata (samcore version, weights sha256, interface, grid, ...). Written to ``path`` if given.
+    """
+    import onnx
+
+    from samcore_onnx.graphs import meta_graph, samcore_graph
+
+    if interface not in INTERFACES:
+        raise ValueError(f"interface: expected one of {list(INTERFACES)}, got {interface!r}")
+    if return_single_mask and interface != "meta":
+        raise ValueError("return_single_mask: only the 'meta' interface selects masks in the graph")
+    grid = tuple(grid) if grid is not None else default_grid(config)
+    arrays = _checked_params(params, config)
+    if interface == "samcore":
+        graph = samcore_graph(arrays, config, grid, opset, with_mask_input)
+    else:
+        graph = meta_graph(arrays, config, grid, opset, return_single_mask)
+    model = graph.model(f"samcore_decoder_{interface}", samcore.__version__)
+    model.doc_string = f"SAM prompt encoder + mask decoder ({interface} interface), traced from samcore.spec"
+    onnx.helper.set_model_props(
+        model,
+        {
+            "samcore.version": samcore.__version__,
+            "samcore.exporter": exporter_fingerprint(),
+            "samcore.weights_sha256": params_sha256(arrays, config),
+            "samcore.interface": interface,
+            "samcore.grid": f"{grid[0]}x{grid[1]}",
+            "samcore.opset": str(opset),
+            "samcore.mask_input": str(with_mask_input or interface == "meta").lower(),
+            "samcore.return_single_mask": str(return_single_mask).lower(),
+            "samcore.config": json.dumps(dataclasses.asdict(config)),
+        },
+    )
+    onnx.checker.check_model(model)
+    if path is not None:
+        onnx.save_model(model, os.fspath(path))
+    return model

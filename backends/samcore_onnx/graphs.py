@@ -1,0 +1,123 @@
+"""The two graph interfaces, traced from the spec's functions.
+
+``samcore``: gathered points -> every token's low-res logits and IoU (the host
+selects masks), one graph with mask input and one without. ``meta``: the I/O of
+Meta's ``SamOnnxModel``, the same traced decoder plus graph-level post-processing
+that follows ``orig_im_size`` at run time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
+from samcore.config import PROMPT_ENCODER, DecoderConfig
+from samcore.spec.mask_decoder import predict_masks
+from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
+from samcore_onnx.tracer import Graph, Traced
+
+F32 = np.float32
+
+
+def samcore_graph(
+    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, with_mask_input: bool
+) -> Graph:
+    """``decode_all_tokens`` after ``gather_point_prompts``, as a graph.
+
+    Inputs: image_embedding [1, C, h, w] float32, point_coords [B, N, 2] float32,
+    point_labels [B, N] int64, and with ``with_mask_input`` mask_input [B, 1, 4h, 4w].
+    Outputs: low_res_logits [B, T, 4h, 4w], iou_predictions [B, T].
+    """
+    g = Graph(opset)
+    h, w = grid
+    embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
+    coords = g.input("point_coords", F32, ("B", "N", 2))
+    labels = g.input("point_labels", np.int64, ("B", "N"))
+    sparse = embed_points(params, coords, labels, config.frame_size(grid))
+    if with_mask_input:
+        dense = embed_mask(params, g.input("mask_input", F32, ("B", 1, 4 * h, 4 * w)))
+    else:
+        dense = no_mask_embedding(params, sparse.shape[0], grid)
+    image_pe = dense_positional_encoding(params, grid)  # a constant of the graph
+    masks, iou = predict_masks(params, embedding, image_pe, sparse, dense, config.depth, config.num_heads)
+    g.output(masks, "low_res_logits")
+    g.output(iou, "iou_predictions")
+    return g
+
+
+def _select_single_mask(masks: Traced, iou: Traced, coords: Traced) -> tuple[Traced, Traced]:
+    """``SamOnnxModel.select_masks``: token 0 when N > 2.5 points, else the best of tokens 1.. by IoU."""
+    g = masks.graph
+    num_tokens = iou._shape[1]
+    num_points = Traced(g, g.dim_value(coords.shape[1]), np.int64, (1,)).astype(F32)
+    reweight = np.array([[1000] + [0] * (num_tokens - 1)], F32)
+    score = iou + (num_points - F32(2.5)) * reweight
+    best = score._op("ArgMax", [score], np.int64, (iou._shape[0], 1), axis=1, keepdims=1)
+    b, _, mh, mw = masks.shape
+    index = best.reshape(b, 1, 1, 1)
+    index = index._op("Expand", [index, g.shape_value((b, 1, mh, mw))], shape=(b, 1, mh, mw))
+    return (
+        masks._op("GatherElements", [masks, index], shape=(b, 1, mh, mw), axis=1),
+        iou._op("GatherElements", [iou, best], shape=(b, 1), axis=1),
+    )
+
+
+def _resize(x: Traced, sizes: str, shape: tuple) -> Traced:
+    """Bilinear resize of the last two axes to run-time ``sizes`` [4], as
+    ``F.interpolate(mode="bilinear", align_corners=False)`` exports."""
+    return x._op(
+        "Resize", [x, "", "", sizes], shape=shape, mode="linear", coordinate_transformation_mode="half_pixel"
+    )
+
+
+def _postprocess(masks: Traced, orig_im_size: Traced, frame: tuple[int, int]) -> Traced:
+    """``samcore.postprocess.postprocess_masks`` with the original size read at run time:
+    upscale to the frame, crop to the resized image, resize to ``orig_im_size`` (H, W)."""
+    g = masks.graph
+    b, m, _, _ = masks.shape
+    framed = _resize(masks, g.shape_value((b, m, *frame)), (b, m, *frame))
+    # SamOnnxModel.resize_longest_image_size, in float32.
+    scale = F32(max(frame)) / orig_im_size.max(keepdims=True)
+    resized = np.floor(scale * orig_im_size + F32(0.5)).astype(np.int64)  # [2]
+    zeros, axes = g.const([0, 0], np.int64), g.const([2, 3], np.int64)
+    cropped = framed._op("Slice", [framed, zeros, resized, axes], shape=(b, m, "crop_h", "crop_w"))
+    size = orig_im_size.astype(np.int64)
+    sizes = g.node("Concat", [g.dim_value(b), g.dim_value(m), size.name], axis=0)[0]
+    return _resize(cropped, sizes, (b, m, "H", "W"))
+
+
+def meta_graph(
+    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, return_single_mask: bool
+) -> Graph:
+    """Meta's ``SamOnnxModel`` I/O, with prompts batched (B) and the crop and resize following
+    ``orig_im_size`` at run time.
+
+    Inputs: image_embeddings [1, C, h, w], point_coords [B, N, 2], point_labels [B, N]
+    (float), mask_input [1, 1, 4h, 4w], has_mask_input [1], orig_im_size [2] (H, W).
+    Outputs: masks [B, M, H, W] (logits), iou_predictions [B, M], low_res_masks
+    [B, M, 4h, 4w]; M = 1 with ``return_single_mask`` else T.
+    """
+    g = Graph(opset)
+    h, w = grid
+    frame = config.frame_size(grid)
+    embedding = g.input("image_embeddings", F32, (1, config.embed_dim, h, w))
+    coords = g.input("point_coords", F32, ("B", "N", 2))
+    labels = g.input("point_labels", F32, ("B", "N"))
+    mask_input = g.input("mask_input", F32, (1, 1, 4 * h, 4 * w))
+    has_mask = g.input("has_mask_input", F32, (1,))
+    orig_im_size = g.input("orig_im_size", F32, (2,))
+
+    sparse = embed_points(params, coords, labels, frame)
+    no_mask = params[f"{PROMPT_ENCODER}no_mask_embed.weight"].reshape(1, -1, 1, 1)
+    dense = has_mask * embed_mask(params, mask_input) + (1 - has_mask) * no_mask  # [1, C, h, w]
+    dense = np.broadcast_to(dense, (sparse.shape[0], *dense.shape[1:]))
+    image_pe = dense_positional_encoding(params, grid)
+    masks, iou = predict_masks(params, embedding, image_pe, sparse, dense, config.depth, config.num_heads)
+    if return_single_mask:
+        masks, iou = _select_single_mask(masks, iou, coords)
+    g.output(_postprocess(masks, orig_im_size, frame), "masks")
+    g.output(iou, "iou_predictions")
+    g.output(masks, "low_res_masks")
+    return g

@@ -1,0 +1,296 @@
+"""The ONNX backend: graphs traced from the spec, checked against the spec and Meta's export."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore[onnx]')")
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'samcore[onnx]')")
+
+from conftest import CONFIGS, record_parity  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from samcore_onnx import OnnxBackend, cache, export_onnx  # noqa: E402
+from samcore_onnx.export import params_sha256  # noqa: E402
+from samcore_onnx.tracer import Graph  # noqa: E402
+from strategies import Case, decoder_cases  # noqa: E402
+
+from samcore import Decoder  # noqa: E402
+from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
+from samcore.inputs import check_embedding, check_prompts  # noqa: E402
+from samcore.postprocess import postprocess_masks  # noqa: E402
+from samcore.random_weights import random_params  # noqa: E402
+from samcore.spec import decode, ops  # noqa: E402
+
+TINY, TINY_GRID = CONFIGS["tiny"]
+VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
+CPU = ["CPUExecutionProvider"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache_folder(tmp_path_factory):
+    """Every graph of this module is cached in a fresh folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("onnx_cache")
+        mp.setenv("SAMCORE_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def tiny_params():
+    return random_params(TINY, seed=5)
+
+
+@pytest.fixture(scope="module")
+def tiny_backend(cache_folder, tiny_params):
+    return OnnxBackend(tiny_params, TINY, "cpu", "float32")
+
+
+def _session(model) -> ort.InferenceSession:
+    return ort.InferenceSession(model.SerializeToString(), providers=CPU)
+
+
+def _check_against_spec(backend: OnnxBackend, name: str, case: Case) -> None:
+    embedding = check_embedding(case.image_embedding, backend.config.embed_dim)
+    grid = embedding.shape[-2:]
+    prompts = check_prompts(
+        case.point_coords, case.point_labels, case.boxes, case.mask_input, grid, backend.config.frame_size(grid)
+    )
+    p = prompts
+    ours = backend.decode(embedding, prompts, case.multimask_output)
+    spec = decode(
+        backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
+        case.multimask_output,
+    )
+    for output, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
+        assert a.dtype == np.float32 and a.shape == b.shape
+        record_parity(f"onnx vs spec, {name} {output}", a, b)
+        excess = np.abs(a - b) - FLOAT32_TOLERANCE[output].bound(b)
+        assert excess.max() <= 0, f"{output}: max |onnx - spec| beyond tolerance by {excess.max():.3g}"
+
+
+# --- the graph ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("interface", "with_mask_input"), [("samcore", True), ("samcore", False), ("meta", True)])
+def test_graph_passes_checker_and_has_metadata(tiny_params, tmp_path, interface, with_mask_input) -> None:
+    path = tmp_path / "decoder.onnx"
+    model = export_onnx(tiny_params, TINY, path, interface=interface, grid=(TINY_GRID, TINY_GRID),
+                        with_mask_input=with_mask_input)
+    onnx.checker.check_model(onnx.load(path), full_check=True)  # full_check: strict shape inference too
+    meta = {p.key: p.value for p in model.metadata_props}
+    import samcore
+
+    assert meta["samcore.version"] == samcore.__version__
+    assert meta["samcore.weights_sha256"] == params_sha256(tiny_params, TINY)
+    assert meta["samcore.interface"] == interface
+    assert meta["samcore.grid"] == f"{TINY_GRID}x{TINY_GRID}"
+    inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
+    assert inputs["point_coords"] == ["B", "N", 2]
+    if interface == "samcore":
+        assert ("mask_input" in inputs) == with_mask_input
+        assert [o.name for o in model.graph.output] == ["low_res_logits", "iou_predictions"]
+    else:
+        assert list(inputs) == [
+            "image_embeddings", "point_coords", "point_labels", "mask_input", "has_mask_input", "orig_im_size",
+        ]
+        assert [o.name for o in model.graph.output] == ["masks", "iou_predictions", "low_res_masks"]
+
+
+HOOKED = {
+    "erf": (ops.erf, [(3, 40)], 3.0),
+    "gelu": (ops.gelu, [(3, 40)], 4.0),
+    "softmax": (ops.softmax, [(2, 3, 7)], 5.0),
+    "layer_norm": (lambda x: ops.layer_norm(x, np.linspace(0.5, 2, 16, dtype=np.float32), np.full(16, 0.1, np.float32),
+                                            eps=1e-5), [(2, 5, 16)], 3.0),
+    "layer_norm_2d": (lambda x: ops.layer_norm_2d(x, np.linspace(0.5, 2, 6, dtype=np.float32),
+                                                  np.full(6, 0.1, np.float32)), [(2, 6, 5, 7)], 3.0),
+    "conv2d": (lambda x: ops.conv2d(x, *_weights((6, 4, 2, 2), 6)), [(2, 4, 8, 6)], 1.0),
+    "conv_transpose2d": (lambda x: ops.conv_transpose2d(x, *_weights((4, 6, 2, 2), 6)), [(2, 4, 3, 5)], 1.0),
+}
+
+
+def _weights(shape: tuple[int, ...], out_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(1)
+    return rng.standard_normal(shape).astype(np.float32), rng.standard_normal(out_channels).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", list(HOOKED))
+def test_hooked_ops_emit_what_the_spec_computes(name) -> None:
+    func, shapes, scale = HOOKED[name]
+    graph = Graph(17)
+    (shape,) = shapes
+    graph.output(func(graph.input("x", np.float32, shape)), "y")
+    x = (scale * np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
+    (ours,) = _session(graph.model("op", "test")).run(None, {"x": x})
+    np.testing.assert_allclose(ours, func(x), rtol=2e-6, atol=2e-6)
+
+
+# --- the backend against the spec ----------------------------------------------------------------
+
+
+@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=decoder_cases(TINY, (TINY_GRID, TINY_GRID), labels=(-1, 0, 1, 2, 3)))
+def test_backend_equals_spec_tiny(tiny_backend, case: Case) -> None:
+    _check_against_spec(tiny_backend, "tiny", case)
+
+
+@pytest.mark.slow
+def test_backend_equals_spec_vit_b(cache_folder) -> None:
+    backend = OnnxBackend(random_params(VIT_B, seed=11), VIT_B, "cpu", "float32")
+    rng = np.random.default_rng(2)
+    g, frame = VIT_B_GRID, VIT_B.frame_size((VIT_B_GRID, VIT_B_GRID))[0]
+    for batch, points, box, mask, multimask in [
+        (1, 1, False, False, True), (3, 4, True, False, False), (2, 2, False, True, True), (2, 0, True, True, True),
+        (1, 0, False, True, False),
+    ]:
+        coords = (rng.random((batch, points, 2)) * frame).astype(np.float32) if points else None
+        labels = rng.integers(-1, 4, (batch, points)) if points else None
+        boxes = np.sort(rng.random((batch, 2, 2)) * frame, axis=1).reshape(batch, 4).astype(np.float32) if box else None
+        masks = (4 * rng.standard_normal((batch, 1, 4 * g, 4 * g))).astype(np.float32) if mask else None
+        embedding = rng.standard_normal((1, VIT_B.embed_dim, g, g)).astype(np.float32)
+        _check_against_spec(backend, "vit_b", Case(embedding, coords, labels, boxes, masks, multimask))
+
+
+def test_cache_is_reused(cache_folder, tiny_params) -> None:
+    embedding = np.random.default_rng(3).standard_normal((1, TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    prompts = check_prompts([[[10.0, 20.0]]], [[1]], None, None, embedding.shape[-2:], TINY.frame_size((8, 8)))
+    first = OnnxBackend(tiny_params, TINY, "cpu", "float32")
+    expected = first.decode(embedding, prompts, True)
+    files = {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")}
+    exports = cache.export_count
+    second = OnnxBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
+    for got, want in zip(second.decode(embedding, prompts, True), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert second.session((TINY_GRID, TINY_GRID), False) is second.session((TINY_GRID, TINY_GRID), False)
+    assert cache.export_count == exports
+    assert {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")} == files
+    other = OnnxBackend(random_params(TINY, seed=6), TINY, "cpu", "float32")
+    other.decode(embedding, prompts, True)
+    assert cache.export_count == exports + 1  # other weights, another file
+
+
+def test_a_corrupt_cache_file_is_exported_again(cache_folder, tiny_params) -> None:
+    backend = OnnxBackend(tiny_params, TINY, "cpu", "float32")
+    path = cache.cache_path(backend.weights_sha256, (4, 4), interface="samcore", opset=17, with_mask_input=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a model")
+    backend.session((4, 4), False)
+    assert onnx.load(path).graph.input[0].name == "image_embedding"
+
+
+def test_decoder_runs_on_onnx(cache_folder, tiny_params) -> None:
+    from samcore.registry import get
+
+    assert get("ort") is OnnxBackend and get("onnxruntime") is OnnxBackend
+    dec = Decoder(tiny_params, TINY, backend="onnx")
+    ref = Decoder(tiny_params, TINY, backend="numpy")
+    embedding = np.random.default_rng(4).standard_normal((TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    out = dec.predict(embedding, [[[30.0, 40.0], [90.0, 10.0]]], [[1, 0]], boxes=[[5, 5, 100, 80]])
+    want = ref.predict(embedding, [[[30.0, 40.0], [90.0, 10.0]]], [[1, 0]], boxes=[[5, 5, 100, 80]])
+    np.testing.assert_allclose(out.low_res_logits, want.low_res_logits, atol=1e-4, rtol=1e-5)
+
+
+def test_importing_the_package_needs_no_runtime() -> None:
+    script = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('onnx', 'onnxruntime'):\n"
+        "            raise ImportError('blocked by test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import samcore_onnx\n"
+        "a = samcore_onnx.OnnxBackend.availability()\n"
+        "assert not a.available and 'onnx' in a.reason, a\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+# --- the meta interface --------------------------------------------------------------------------
+
+EXPORT_SIZE = (150, 100)  # orig_im_size given to Meta's export (its crop keeps this size)
+
+
+def _meta_feed(rng: np.random.Generator, batch: int, points: int, has_mask: float, orig: tuple[int, int]) -> dict:
+    g = TINY_GRID
+    return {
+        "image_embeddings": rng.standard_normal((1, TINY.embed_dim, g, g)).astype(np.float32),
+        "point_coords": (rng.random((batch, points, 2)) * 16 * g).astype(np.float32),
+        "point_labels": rng.integers(-1, 4, (batch, points)).astype(np.float32),
+        "mask_input": (4 * rng.standard_normal((1, 1, 4 * g, 4 * g))).astype(np.float32),
+        "has_mask_input": np.array([has_mask], np.float32),
+        "orig_im_size": np.array(orig, np.float32),
+    }
+
+
+def _official_export(params: dict, return_single_mask: bool) -> ort.InferenceSession:
+    """Meta's SamOnnxModel through the legacy exporter, as scripts/export_onnx_model.py does."""
+    torch = pytest.importorskip("torch")
+    from official_sam import build_official_sam, onnx_utils
+
+    model = onnx_utils.SamOnnxModel(build_official_sam(TINY, TINY_GRID, params), return_single_mask=return_single_mask)
+    g = TINY_GRID
+    dummy = {
+        "image_embeddings": torch.randn(1, TINY.embed_dim, g, g),
+        "point_coords": torch.randint(low=0, high=16 * g, size=(1, 5, 2), dtype=torch.float),
+        "point_labels": torch.randint(low=0, high=4, size=(1, 5), dtype=torch.float),
+        "mask_input": torch.randn(1, 1, 4 * g, 4 * g),
+        "has_mask_input": torch.tensor([1], dtype=torch.float),
+        "orig_im_size": torch.tensor(EXPORT_SIZE, dtype=torch.float),
+    }
+    f = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model, tuple(dummy.values()), f, export_params=True, opset_version=17, do_constant_folding=True,
+            input_names=list(dummy), output_names=["masks", "iou_predictions", "low_res_masks"],
+            dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}}, dynamo=False,
+        )
+    return ort.InferenceSession(f.getvalue(), providers=CPU)
+
+
+@pytest.mark.parametrize("return_single_mask", [False, True])
+def test_meta_interface_matches_official_export(tiny_params, return_single_mask) -> None:
+    official = _official_export(tiny_params, return_single_mask)
+    ours = _session(export_onnx(tiny_params, TINY, interface="meta", grid=(TINY_GRID, TINY_GRID),
+                                return_single_mask=return_single_mask))
+    rng = np.random.default_rng(5)
+    for points, has_mask in [(5, 1.0), (1, 0.0), (2, 1.0), (3, 0.0), (7, 1.0)]:
+        feed = _meta_feed(rng, 1, points, has_mask, EXPORT_SIZE)
+        for name, a, b in zip(("masks", "iou_predictions", "low_res_masks"), ours.run(None, feed),
+                              official.run(None, feed), strict=True):
+            assert a.shape == b.shape, name
+            record_parity(f"onnx meta vs official export, {name}", a, b)
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize("orig", [(77, 300), (300, 77), (128, 128), (1000, 37), (64, 96)])
+def test_meta_interface_follows_orig_im_size_at_run_time(tiny_params, orig) -> None:
+    """The PyPI export crops to its export-time size; ours reads orig_im_size at run time."""
+    ours = _session(export_onnx(tiny_params, TINY, interface="meta", grid=(TINY_GRID, TINY_GRID)))
+    masks, _, low_res = ours.run(None, _meta_feed(np.random.default_rng(6), 2, 3, 1.0, orig))
+    assert masks.shape == (2, TINY.num_mask_tokens, *orig)
+    want = postprocess_masks(low_res, orig, TINY.frame_size((TINY_GRID, TINY_GRID)))
+    record_parity("onnx meta vs postprocess_masks", masks, want)
+    np.testing.assert_allclose(masks, want, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("return_single_mask", [False, True])
+def test_meta_interface_batches_prompts(tiny_params, return_single_mask) -> None:
+    session = _session(export_onnx(tiny_params, TINY, interface="meta", grid=(TINY_GRID, TINY_GRID),
+                                   return_single_mask=return_single_mask))
+    for points, has_mask in [(2, 1.0), (4, 0.0)]:
+        feed = _meta_feed(np.random.default_rng(7), 4, points, has_mask, (90, 120))
+        batched = session.run(None, feed)
+        for i in range(4):
+            alone = session.run(None, feed | {k: feed[k][i : i + 1] for k in ("point_coords", "point_labels")})
+            for a, b in zip(batched, alone, strict=True):
+                np.testing.assert_allclose(a[i : i + 1], b, atol=1e-5, rtol=1e-5)
+
