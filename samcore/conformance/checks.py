@@ -11,11 +11,12 @@ import functools
 import numpy as np
 
 from samcore.conformance.assertions import assert_masks_agree, assert_within
-from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, CaseRecipe
+from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, Case, CaseRecipe
 from samcore.decoder import Decoder
 from samcore.errors import SamcoreError
+from samcore.inputs import check_embedding, check_prompts
 from samcore.random_weights import random_params
-from samcore.spec import decode_all_tokens
+from samcore.spec import decode, decode_all_tokens
 
 
 @functools.cache
@@ -25,8 +26,16 @@ def decoder(backend: str, config: str, dtype: str = "float32") -> Decoder:
     return Decoder(random_params(cfg, WEIGHTS_SEED), cfg, backend=backend, dtype=dtype)
 
 
-def _spec(config: str) -> Decoder:
-    return decoder("numpy", config)
+def spec_outputs(port: Decoder, case: Case, all_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """What the spec computes for ``case`` as ``port`` sees it (``Backend.reference_prompts``):
+    (logits, IoU) of the selected masks, or of every mask token with ``all_tokens``."""
+    embedding = check_embedding(case.image_embedding, port.config.embed_dim)
+    grid = embedding.shape[-2:]
+    prompts = check_prompts(case.point_coords, case.point_labels, case.boxes, case.mask_input, grid,
+                            port.config.frame_size(grid))
+    p = port.backend.reference_prompts(prompts)
+    args = (port.params, port.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input)
+    return decode_all_tokens(*args) if all_tokens else decode(*args, case.multimask_output)
 
 
 def check_matches_spec(backend: str, recipe: CaseRecipe, dtype: str = "float32") -> None:
@@ -35,12 +44,12 @@ def check_matches_spec(backend: str, recipe: CaseRecipe, dtype: str = "float32")
     case, port = recipe.build(), decoder(backend, recipe.config, dtype)
     snippet = recipe.snippet(backend)
     got = port.predict(**case.kwargs())
-    want = _spec(recipe.config).predict(**case.kwargs())
+    logits, iou = spec_outputs(port, case)
     tolerance = port.backend.tolerances[dtype]
-    assert_within("low_res_logits", got.low_res_logits, want.low_res_logits, tolerance["low_res_logits"], snippet)
-    assert_within("iou_predictions", got.iou_predictions, want.iou_predictions, tolerance["iou_predictions"], snippet)
+    assert_within("low_res_logits", got.low_res_logits, logits, tolerance["low_res_logits"], snippet)
+    assert_within("iou_predictions", got.iou_predictions, iou, tolerance["iou_predictions"], snippet)
     if dtype == "float32":
-        assert_masks_agree(got.low_res_logits, want.low_res_logits, snippet)
+        assert_masks_agree(got.low_res_logits, logits, snippet)
 
 
 def check_batch_independence(backend: str, recipe: CaseRecipe) -> None:
@@ -58,12 +67,10 @@ def check_batch_independence(backend: str, recipe: CaseRecipe) -> None:
 def check_single_mask_is_token_zero(backend: str, recipe: CaseRecipe) -> None:
     """``multimask_output=False`` returns mask token 0 of the pass, True tokens 1.. ."""
     case, port = recipe.build(), decoder(backend, recipe.config)
-    cfg = CONFIGS[recipe.config][0]
     tolerance = port.backend.tolerances["float32"]
-    args = (case.image_embedding, case.point_coords, case.point_labels, case.boxes, case.mask_input)
-    spec_logits, spec_iou = decode_all_tokens(_spec(recipe.config).params, cfg, *args)
+    spec_logits, spec_iou = spec_outputs(port, case, all_tokens=True)
     for multimask, chosen in ((False, slice(0, 1)), (True, slice(1, None))):
-        out = port.predict(*args, multimask_output=multimask)
+        out = port.predict(**(case.kwargs() | {"multimask_output": multimask}))
         snippet = recipe.snippet(backend) + f"# multimask_output={multimask} against tokens {chosen}\n"
         assert_within("low_res_logits", out.low_res_logits, spec_logits[:, chosen], tolerance["low_res_logits"],
                       snippet)
