@@ -47,8 +47,7 @@ def parity_case(request, tmp_path_factory) -> ParityCase:
     if request.param == "vit_b":
         request.applymarker(pytest.mark.slow)
     torch = pytest.importorskip("torch")
-    from official_sam import build_official_sam
-
+    from samcore.conformance.official import build_official_sam
     from samcore.weights import convert_checkpoint
 
     config, grid = CONFIGS[request.param]

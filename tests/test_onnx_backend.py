@@ -13,15 +13,15 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'samcore[onnx]')")
 
-from conftest import CONFIGS, record_parity  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from samcore_onnx import OnnxBackend, cache, export_onnx  # noqa: E402
 from samcore_onnx.export import params_sha256  # noqa: E402
 from samcore_onnx.tracer import Graph  # noqa: E402
-from strategies import Case, decoder_cases  # noqa: E402
 
+from conftest import record_parity  # noqa: E402
 from samcore import Decoder  # noqa: E402
 from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
+from samcore.conformance.strategies import CONFIGS, Case, case_recipes  # noqa: E402
 from samcore.inputs import check_embedding, check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
 from samcore.random_weights import random_params  # noqa: E402
@@ -135,7 +135,7 @@ def test_hooked_ops_emit_what_the_spec_computes(name) -> None:
 
 
 @settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=decoder_cases(TINY, (TINY_GRID, TINY_GRID), labels=(-1, 0, 1, 2, 3)))
+@given(case=case_recipes("tiny", labels=(-1, 0, 1, 2, 3)).map(lambda recipe: recipe.build()))
 def test_backend_equals_spec_tiny(tiny_backend, case: Case) -> None:
     _check_against_spec(tiny_backend, "tiny", case)
 
@@ -233,7 +233,7 @@ def _meta_feed(rng: np.random.Generator, batch: int, points: int, has_mask: floa
 def _official_export(params: dict, return_single_mask: bool) -> ort.InferenceSession:
     """Meta's SamOnnxModel through the legacy exporter, as scripts/export_onnx_model.py does."""
     torch = pytest.importorskip("torch")
-    from official_sam import build_official_sam, onnx_utils
+    from samcore.conformance.official import build_official_sam, onnx_utils
 
     model = onnx_utils.SamOnnxModel(build_official_sam(TINY, TINY_GRID, params), return_single_mask=return_single_mask)
     g = TINY_GRID

@@ -33,7 +33,7 @@ def test_layer_norms_match_torch() -> None:
     w, b = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     expected = torch.nn.functional.layer_norm(torch.from_numpy(x), (3,), torch.from_numpy(w), torch.from_numpy(b))
     np.testing.assert_allclose(ops.layer_norm(x, w, b), expected.numpy(), atol=1e-5)
-    from official_sam import modeling
+    from samcore.conformance.official import modeling
 
     norm2d = modeling.common.LayerNorm2d(8)
     with torch.no_grad():

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import record_parity
 from hypothesis import HealthCheck, given, settings
 
+from conftest import record_parity
 from samcore.conformance.strategies import Case, case_recipes
 
 torch = pytest.importorskip("torch")
@@ -63,7 +63,7 @@ def test_parity_with_official_torch_modules(parity_case) -> None:
 
 def test_box_corner_labels_match_official_onnx_model(parity_case) -> None:
     """Labels 2 and 3 (box corners passed as points) against Meta's SamOnnxModel."""
-    from official_sam import onnx_utils
+    from samcore.conformance.official import onnx_utils
 
     onnx_model = onnx_utils.SamOnnxModel(parity_case.sam, return_single_mask=False).eval()
     grid = (parity_case.grid, parity_case.grid)

@@ -17,7 +17,7 @@ sizes = st.tuples(st.integers(1, 3000), st.integers(1, 3000))
 
 @given(original=sizes, long_side=st.sampled_from([1024, 512, 128]))
 def test_coordinate_transforms_match_resize_longest_side(original, long_side) -> None:
-    from official_sam import transforms
+    from samcore.conformance.official import transforms
 
     meta = transforms.ResizeLongestSide(long_side)
     rng = np.random.default_rng(original[0])
@@ -31,7 +31,7 @@ def test_coordinate_transforms_match_resize_longest_side(original, long_side) ->
 @settings(max_examples=25, deadline=None)
 @given(original=st.tuples(st.integers(16, 1500), st.integers(16, 1500)), seed=st.integers(0, 2**16))
 def test_postprocess_masks_matches_sam(original, seed) -> None:
-    from official_sam import modeling
+    from samcore.conformance.official import modeling
 
     logits = np.random.default_rng(seed).standard_normal((2, 3, 64, 64)).astype(np.float32) * 5
     frame = (256, 256)
@@ -53,7 +53,7 @@ def test_resize_bilinear_matches_interpolate(size) -> None:
 
 
 def test_stability_score_matches_meta() -> None:
-    from official_sam import amg
+    from samcore.conformance.official import amg
 
     masks = np.random.default_rng(2).standard_normal((3, 4, 40, 50)).astype(np.float32) * 3
     masks[0, 0] = -10  # empty at both thresholds: 0/0

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import builtins
 import collections
-import importlib
-import importlib.util
 import io
 import os
 import pickle
 import struct
 import subprocess
 import sys
-import types
 import zipfile
 from pathlib import Path
 
@@ -149,21 +146,10 @@ def test_accepts_str_and_pathlike_and_does_not_import_torch(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=True, timeout=60)
 
 
-def _import_official_sam() -> types.ModuleType:
-    """Import segment_anything.modeling under a stub parent (its __init__ needs torchvision)."""
-    if "segment_anything" not in sys.modules:
-        spec = importlib.util.find_spec("segment_anything")
-        if spec is None or spec.submodule_search_locations is None:
-            pytest.skip("segment-anything is not installed")
-        stub = types.ModuleType("segment_anything")
-        stub.__path__ = list(spec.submodule_search_locations)
-        sys.modules["segment_anything"] = stub
-    return importlib.import_module("segment_anything.modeling")
-
-
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_official_segment_anything_modules_round_trip(tmp_path: Path, fmt: str) -> None:
-    modeling = _import_official_sam()
+    from samcore.conformance.official import modeling
+
     torch.manual_seed(0)
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=32, image_embedding_size=(8, 8), input_image_size=(128, 128), mask_in_chans=16

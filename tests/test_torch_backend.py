@@ -12,8 +12,8 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import CONFIGS
 
+from conftest import CONFIGS
 from samcore import Decoder
 from samcore.backend import FLOAT32_TOLERANCE, OUTPUTS
 from samcore.config import expected_shapes
@@ -91,7 +91,7 @@ def test_state_dict_is_the_official_layout(name: str) -> None:
 @pytest.mark.parametrize("name", ["tiny", "odd"])
 def test_loads_a_state_dict_saved_by_meta_modules(name: str, tmp_path) -> None:
     """torch.save(Meta's Sam.state_dict()) -> torch.load -> our module, strictly; same outputs."""
-    from official_sam import build_official_sam
+    from samcore.conformance.official import build_official_sam
 
     config, grid = CONFIGS[name]
     sam = build_official_sam(config, grid, random_params(config, seed=5))

@@ -165,7 +165,7 @@ def test_describe_identifies_the_model_and_parts(tmp_path) -> None:
 
 def test_conversion_keeps_every_tensor_of_a_meta_checkpoint(tmp_path) -> None:
     torch = pytest.importorskip("torch")
-    from official_sam import build_official_sam
+    from samcore.conformance.official import build_official_sam
 
     sam = build_official_sam(TINY, 8, random_params(TINY, seed=2))
     torch.save(sam.state_dict(), tmp_path / "sam.pth")
