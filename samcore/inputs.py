@@ -14,6 +14,7 @@ import numpy as np
 
 from samcore.config import NUM_POINT_EMBEDDINGS
 from samcore.errors import InputError, InputTypeError
+from samcore.spec.prompt_encoder import gather_point_prompts
 
 LABEL_RANGE = (-1, NUM_POINT_EMBEDDINGS - 1)
 
@@ -27,6 +28,13 @@ class Prompts:
     boxes: np.ndarray | None  # [B, 4] float32, x0, y0, x1, y1
     mask_input: np.ndarray | None  # [B, 1, 4h, 4w] float32 logits
     batch: int
+
+    def labelled_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The sparse prompts as SAM's labelled points (``gather_point_prompts``): coords
+        [B, N', 2] float32, labels [B, N'] int64; N' = 0 for a mask alone."""
+        if self.point_coords is None and self.boxes is None:
+            return np.zeros((self.batch, 0, 2), np.float32), np.zeros((self.batch, 0), np.int64)
+        return gather_point_prompts(self.point_coords, self.point_labels, self.boxes)
 
     def chunk(self, start: int, stop: int) -> Prompts:
         """Prompts start..stop-1 of the batch."""

@@ -12,7 +12,6 @@ from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
 from samcore.config import DecoderConfig
 from samcore.inputs import Prompts
 from samcore.spec.mask_decoder import select_masks
-from samcore.spec.prompt_encoder import gather_point_prompts
 from samcore_onnx.export import params_sha256
 
 #: ONNX Runtime execution provider -> samcore device kind.
@@ -94,10 +93,7 @@ class OnnxBackend(Backend):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gather points on the host, run the graph for the embedding's grid, select masks."""
         p = prompts
-        if p.point_coords is not None or p.boxes is not None:
-            coords, labels = gather_point_prompts(p.point_coords, p.point_labels, p.boxes)
-        else:  # a mask alone: no sparse prompts
-            coords, labels = np.zeros((p.batch, 0, 2), np.float32), np.zeros((p.batch, 0), np.int64)
+        coords, labels = p.labelled_points()
         feed = {"image_embedding": image_embedding, "point_coords": coords, "point_labels": labels}
         if p.mask_input is not None:
             feed["mask_input"] = p.mask_input

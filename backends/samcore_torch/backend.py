@@ -15,7 +15,6 @@ import numpy as np
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
 from samcore.config import DecoderConfig
 from samcore.inputs import Prompts
-from samcore.spec.prompt_encoder import gather_point_prompts
 
 if TYPE_CHECKING:
     import torch
@@ -119,10 +118,7 @@ class TorchBackend(Backend):
         import torch
 
         p = prompts
-        if p.point_coords is not None or p.boxes is not None:
-            coords, labels = gather_point_prompts(p.point_coords, p.point_labels, p.boxes)
-        else:  # mask prompt only: no sparse prompts
-            coords, labels = np.zeros((p.batch, 0, 2), np.float32), np.zeros((p.batch, 0), np.int64)
+        coords, labels = p.labelled_points()
         with torch.inference_mode(), ieee_float32(self._device.type == "cuda" and self.dtype == "float32"):
             logits, iou = self.module(
                 self._tensor(image_embedding),
