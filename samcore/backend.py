@@ -84,6 +84,10 @@ class Backend(abc.ABC):
     def availability(cls) -> Availability:
         """Is the runtime importable and working here, and which devices exist."""
 
+    def set_image(self, image_embedding: np.ndarray) -> None:  # noqa: B027 (optional hook)
+        """Per-image work for the checked embedding [1, C, h, w] that the following
+        ``decode`` calls will receive (the very same array). Default: nothing."""
+
     def reference_prompts(self, prompts: Prompts) -> Prompts:
         """The prompts for which the spec computes what this backend computes for ``prompts``.
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from samcore.config import DecoderConfig, expected_shapes, infer_config
+from samcore.errors import InputError
 from samcore.inputs import check_embedding, check_prompts
 from samcore.postprocess import postprocess_masks
 from samcore.registry import resolve
@@ -61,6 +62,7 @@ class Decoder:
         validate(shapes, {k: safetensors_dtype(a) for k, a in arrays.items()}, self.config)
         self.params = {k: a.astype(np.float32) for k, a in arrays.items() if k in expected_shapes(self.config)}
         self.backend = backend_class(self.params, self.config, device, dtype)
+        self._image: np.ndarray | None = None
 
     @classmethod
     def from_weights(
@@ -76,9 +78,19 @@ class Decoder:
         params, config = load_decoder_params(default_weights_path() if path is None else path, config)
         return cls(params, config, backend, device, dtype)
 
+    def set_image(self, image_embedding: Any) -> None:
+        """Fix the image for the following ``predict`` calls, which then need no embedding.
+
+        image_embedding: float [1, C, h, w] or [C, h, w]. The backend does its per-image
+        work here once (the numpy backend: image tokens, positional encoding and block 0's
+        image-side projections), so each click only pays for its prompt.
+        """
+        self._image = check_embedding(image_embedding, self.config.embed_dim)
+        self.backend.set_image(self._image)
+
     def predict(
         self,
-        image_embedding: Any,
+        image_embedding: Any = None,
         point_coords: Any = None,
         point_labels: Any = None,
         boxes: Any = None,
@@ -87,13 +99,19 @@ class Decoder:
     ) -> DecoderOutput:
         """Decode B prompts against one image embedding.
 
-        image_embedding: float [1, C, h, w] or [C, h, w]. point_coords: float [B, N, 2],
+        image_embedding: float [1, C, h, w] or [C, h, w]; None: the one given to
+        ``set_image``. point_coords: float [B, N, 2],
         (x, y) pixels of the encoder's input frame; point_labels: int [B, N] (-1 padding,
         0 background, 1 foreground, 2/3 box corners). boxes: float [B, 4] (x0, y0, x1, y1),
         same frame. mask_input: float [B, 1, 4h, 4w] logits of an earlier prediction.
         Returns logits [B, 3 or 1, 4h, 4w] and IoU predictions [B, 3 or 1].
         """
-        embedding = check_embedding(image_embedding, self.config.embed_dim)
+        if image_embedding is None:
+            if self._image is None:
+                raise InputError("image_embedding: expected an array, or an earlier set_image(), got None")
+            embedding = self._image
+        else:
+            embedding = check_embedding(image_embedding, self.config.embed_dim)
         grid = embedding.shape[-2:]
         frame = self.config.frame_size(grid)
         prompts = check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame)

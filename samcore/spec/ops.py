@@ -73,19 +73,34 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0, dtype=x.dtype)
 
 
+def _horner(t2: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
+    """sum_k coefficients[k] * t2**k, by Horner's rule in place (no temporaries)."""
+    result = np.full_like(t2, coefficients[-1])
+    for c in coefficients[-2::-1]:
+        result *= t2
+        result += c
+    return result
+
+
 @graph_hook
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function of float32 x, elementwise, to a few float32 ulp."""
     t = np.clip(x, np.float32(-4), np.float32(4))
     t2 = t * t
-    numerator = t * np.polynomial.polynomial.polyval(t2, _ERF_NUMERATOR)
-    return numerator / np.polynomial.polynomial.polyval(t2, _ERF_DENOMINATOR)
+    result = _horner(t2, _ERF_NUMERATOR)
+    result *= t
+    result /= _horner(t2, _ERF_DENOMINATOR)
+    return result
 
 
 @graph_hook
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, as ``torch.nn.GELU()``."""
-    return x * np.float32(0.5) * (1 + erf(x * np.float32(1 / np.sqrt(2))))
+    result = erf(x * np.float32(1 / np.sqrt(2)))
+    result += 1
+    result *= x
+    result *= np.float32(0.5)
+    return result
 
 
 @graph_hook

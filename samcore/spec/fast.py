@@ -1,0 +1,246 @@
+"""The fast formulation of the decoder: the spec's outputs, computed with less work.
+
+Every step is exact algebra on the plain spec (``decode``); only float32 rounding
+differs, and the conformance kit holds this to the spec's float32 tolerance.
+
+1. Per image, not per prompt. Without mask input the image tokens, their
+   positional encoding, and block 0's image-side projections (token->image keys and
+   values, image->token queries) depend only on the embedding: ``image_features``
+   computes them once and every prompt reuses them.
+2. Reassociated attention. With ~5-20 prompt tokens, the 4096 image tokens are
+   multiplied by small matrices instead of being projected:
+   token->image ``(q_h Wk_h) (X + PE)^T`` and ``(A X) Wv_h^T``; image->token
+   ``(X + PE) (k_h Wq_h)^T`` and ``sum_h A_h (v_h Wo_h^T)``. Key biases add the same
+   score to every image token of a softmax row and cancel; value biases pass through
+   because attention rows sum to one.
+3. Transposed convs with kernel = stride = 2 are one GEMM each, with output columns
+   ordered so that no pixel shuffle is needed until the masks: LayerNorm2d and GELU
+   act per pixel, so the upscaled features stay [pixels, channels] throughout, and
+   are made and consumed a cache-sized chunk of image tokens at a time.
+4. Only the returned masks are computed (their hypernetwork MLPs and mask products).
+
+Shapes: B prompts, N tokens, HW image tokens, C channels, heads of width d.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from samcore.config import MASK_DECODER, TRANSFORMER, DecoderConfig
+from samcore.spec.mask_decoder import mlp, output_tokens
+from samcore.spec.ops import gelu, graph_hook, layer_norm, linear, softmax
+from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
+from samcore.spec.transformer import attention, merge_heads, mlp_block, split_heads
+
+T, D = TRANSFORMER, MASK_DECODER
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageFeatures:
+    """What the decoder needs of one image embedding, computed once (``image_features``)."""
+
+    tokens: np.ndarray  # [1, HW, C] image tokens + the no-mask dense embedding
+    pe: np.ndarray  # [HW, C] dense positional encoding
+    t2i_keys: np.ndarray  # [1, heads, HW, d] block 0, token->image attention keys
+    t2i_values: np.ndarray  # [1, heads, HW, d] block 0, token->image attention values
+    i2t_queries: np.ndarray  # [1, heads, HW, d] block 0, image->token attention queries
+    embedding: np.ndarray  # [1, C, h, w] the embedding itself (for prompts with mask input)
+
+
+def _norm(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
+    return layer_norm(x, params[f"{key}.weight"], params[f"{key}.bias"], eps=1e-5)
+
+
+def _image_side(params: Mapping[str, np.ndarray], tokens: np.ndarray, pe: np.ndarray, heads: int):
+    """Block 0's image-side projections of tokens [B|1, HW, C] -> three [B|1, heads, HW, d]."""
+    t2i, i2t = f"{T}layers.0.cross_attn_token_to_image", f"{T}layers.0.cross_attn_image_to_token"
+    with_pe = tokens + pe
+
+    def project(key: str, x: np.ndarray) -> np.ndarray:
+        return split_heads(linear(x, params[f"{key}.weight"], params[f"{key}.bias"]), heads)
+
+    return project(f"{t2i}.k_proj", with_pe), project(f"{t2i}.v_proj", tokens), project(f"{i2t}.q_proj", with_pe)
+
+
+def image_features(
+    params: Mapping[str, np.ndarray], config: DecoderConfig, image_embedding: np.ndarray
+) -> ImageFeatures:
+    """The per-image work for an embedding [1, C, h, w] (prompts without mask input)."""
+    _, c, h, w = image_embedding.shape
+    tokens = (image_embedding + no_mask_embedding(params, 1, (h, w))).reshape(1, c, h * w).transpose(0, 2, 1)
+    tokens = np.ascontiguousarray(tokens)
+    pe = np.ascontiguousarray(dense_positional_encoding(params, (h, w)).reshape(c, h * w).T)
+    keys, values, queries = _image_side(params, tokens, pe, config.num_heads)
+    return ImageFeatures(tokens, pe, keys, values, queries, image_embedding)
+
+
+def _attend_cached_image(params, key, q, image_keys, image_values, heads):
+    """Tokens [B, N, C] attend to projected image keys/values [1|B, heads, HW, d] -> [B, N, C]."""
+    qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
+    scores = (qh @ image_keys.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(qh.shape[-1]))
+    out = merge_heads(softmax(scores) @ image_values)
+    return linear(out, params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
+
+
+def _attend_image(params, key, q, image, pe, heads):
+    """Tokens [B, N, C] attend to image tokens [B, HW, C] (keys image + pe), reassociated."""
+    b, n, _ = q.shape
+    wk, wv = params[f"{key}.k_proj.weight"], params[f"{key}.v_proj.weight"]  # [C', C]
+    d = wk.shape[0] // heads
+    qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
+    g = (qh @ wk.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
+    scores = (g @ (image + pe).transpose(0, 2, 1)) / np.float32(np.sqrt(d))  # [B, heads*N, HW]
+    r = (softmax(scores) @ image).reshape(b, heads, n, -1)  # [B, heads, N, C]
+    out = r @ wv.reshape(heads, d, -1).transpose(0, 2, 1) + params[f"{key}.v_proj.bias"].reshape(heads, 1, d)
+    return linear(merge_heads(out), params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
+
+
+def _image_attends(params, key, image_scores, k_tokens, v_tokens, heads):
+    """Image tokens attend to tokens, given their scores [B, HW, heads, N] -> [B, HW, C].
+
+    ``sum_h A_h (v_h Wo_h^T)``: one [HW, heads*N] x [heads*N, C] product.
+    """
+    b, hw, _, n = image_scores.shape
+    wo = params[f"{key}.out_proj.weight"]  # [C, C']
+    d = wo.shape[1] // heads
+    vh = split_heads(linear(v_tokens, params[f"{key}.v_proj.weight"], params[f"{key}.v_proj.bias"]), heads)
+    u = (vh @ wo.T.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
+    weights = softmax(image_scores / np.float32(np.sqrt(d))).reshape(b, hw, heads * n)
+    return weights @ u + params[f"{key}.out_proj.bias"]
+
+
+def _token_keys(params, key, k_tokens, heads):
+    return split_heads(linear(k_tokens, params[f"{key}.k_proj.weight"], params[f"{key}.k_proj.bias"]), heads)
+
+
+def _image_attends_cached(params, key, image_queries, k_tokens, v_tokens, heads):
+    """Image (projected queries [1|B, heads, HW, d]) attends to tokens [B, N, C] -> [B, HW, C]."""
+    scores = image_queries @ _token_keys(params, key, k_tokens, heads).transpose(0, 1, 3, 2)  # [B, heads, HW, N]
+    return _image_attends(params, key, scores.transpose(0, 2, 1, 3), k_tokens, v_tokens, heads)
+
+
+def _image_attends_reassociated(params, key, image, pe, k_tokens, v_tokens, heads):
+    """Image tokens [B, HW, C] (queries image + pe) attend to tokens [B, N, C] -> [B, HW, C]."""
+    b, n, _ = k_tokens.shape
+    wq = params[f"{key}.q_proj.weight"]  # [C', C]
+    d = wq.shape[0] // heads
+    kh = _token_keys(params, key, k_tokens, heads)  # [B, heads, N, d]
+    p = (kh @ wq.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
+    bias = (kh @ params[f"{key}.q_proj.bias"].reshape(heads, d, 1)).reshape(b, 1, heads, n)
+    scores = ((image + pe) @ p.transpose(0, 2, 1)).reshape(b, -1, heads, n) + bias  # [B, HW, heads, N]
+    return _image_attends(params, key, scores, k_tokens, v_tokens, heads)
+
+
+def _transformer(params, features: ImageFeatures, image, block0, point_embedding, config):
+    """The two-way transformer on image tokens [1|B, HW, C] with block 0's image-side
+    projections ``block0`` -> (tokens [B, N, C], image tokens [B, HW, C])."""
+    heads, pe = config.num_heads, features.pe
+    queries, qpe = point_embedding, point_embedding
+    for i in range(config.depth):
+        layer = f"{T}layers.{i}"
+        if i == 0:
+            queries = attention(params, f"{layer}.self_attn", queries, queries, queries, heads)
+        else:
+            q = queries + qpe
+            queries = queries + attention(params, f"{layer}.self_attn", q, q, queries, heads)
+        queries = _norm(params, f"{layer}.norm1", queries)
+        t2i, i2t = f"{layer}.cross_attn_token_to_image", f"{layer}.cross_attn_image_to_token"
+        if i == 0:
+            out = _attend_cached_image(params, t2i, queries + qpe, block0[0], block0[1], heads)
+        else:
+            out = _attend_image(params, t2i, queries + qpe, image, pe, heads)
+        queries = _norm(params, f"{layer}.norm2", queries + out)
+        queries = _norm(params, f"{layer}.norm3", queries + mlp_block(params, f"{layer}.mlp", queries))
+        if i == 0:
+            out = _image_attends_cached(params, i2t, block0[2], queries + qpe, queries, heads)
+        else:
+            out = _image_attends_reassociated(params, i2t, image, pe, queries + qpe, queries, heads)
+        image = _norm(params, f"{layer}.norm4", image + out)
+    out = _attend_image(params, f"{T}final_attn_token_to_image", queries + qpe, image, pe, heads)
+    return _norm(params, f"{T}norm_final_attn", queries + out), image
+
+
+#: Image tokens upscaled per step: the step's features (~0.5 MB) stay in a core's L2
+#: cache through both GEMMs, LayerNorm and the two GELUs.
+UPSCALE_CHUNK = 128
+
+
+def _upscale_weights(params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The two transposed convs as GEMM weights [C, 4 C/4] and [C/4, 4 C/8] with columns
+    ordered (di, dj, channel), and their biases tiled to match."""
+    k = f"{D}output_upscaling"
+    w1, w2 = params[f"{k}.0.weight"], params[f"{k}.3.weight"]  # [C, C/4, 2, 2], [C/4, C/8, 2, 2]
+    return (
+        w1.transpose(0, 2, 3, 1).reshape(w1.shape[0], -1), np.tile(params[f"{k}.0.bias"], 4),
+        w2.transpose(0, 2, 3, 1).reshape(w2.shape[0], -1), np.tile(params[f"{k}.3.bias"], 4),
+    )
+
+
+def upscaled_mask_logits(params: Mapping[str, np.ndarray], image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
+    """Image tokens [B, n, C] and hypernetwork weights [B, M, C/8] -> logits [B, n, 16, M]
+    of the 16 pixels (4i + 2di + ei, 4j + 2dj + ej) of each token (i, j), in the order
+    (di, dj, ei, ej): conv-transpose GEMM, LayerNorm2d and GELU per pixel,
+    conv-transpose GEMM, GELU, then the product with the hypernetwork weights."""
+    b, n, _ = image.shape
+    w1, b1, w2, b2 = _upscale_weights(params)
+    c4, c8 = w2.shape[0], hyper.shape[2]
+    k = f"{D}output_upscaling"
+    x = (image @ w1 + b1).reshape(b, 4 * n, c4)
+    x = gelu(layer_norm(x, params[f"{k}.1.weight"], params[f"{k}.1.bias"], eps=1e-6))
+    x = gelu((x @ w2 + b2).reshape(b, 16 * n, c8))
+    return (x @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
+
+
+def pixels_to_masks(logits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """``upscaled_mask_logits`` output [B, hw, 16, M] -> masks [B, M, 4h, 4w]."""
+    b, _, _, m = logits.shape
+    h, w = grid
+    masks = logits.reshape(b, h, w, 2, 2, 2, 2, m).transpose(0, 7, 1, 3, 5, 2, 4, 6)
+    return masks.reshape(b, m, 4 * h, 4 * w)
+
+
+@graph_hook  # a graph computes all tokens at once: its emitter skips the chunking
+def mask_logits(params, image: np.ndarray, hyper: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """Image tokens [B, hw, C] and hypernetwork weights [B, M, C/8] -> mask logits
+    [B, M, 4h, 4w], a cache-sized chunk of tokens of one prompt at a time."""
+    b, hw, _ = image.shape
+    logits = np.empty((b, hw, 16, hyper.shape[1]), np.float32)
+    for p in range(b):
+        for start in range(0, hw, UPSCALE_CHUNK):
+            part = slice(start, start + UPSCALE_CHUNK)
+            logits[p, part] = upscaled_mask_logits(params, image[p : p + 1, part], hyper[p : p + 1])[0]
+    return pixels_to_masks(logits, grid)
+
+
+def decode_fast(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    features: ImageFeatures,
+    point_coords: np.ndarray,
+    point_labels: np.ndarray,
+    mask_input: np.ndarray | None,
+    multimask_output: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``spec.decode`` for labelled points (``Prompts.labelled_points``: coords [B, N, 2],
+    labels [B, N], N >= 0) and optional mask input [B, 1, 4h, 4w] on one image's
+    ``features`` -> (logits [B, M, 4h, 4w], IoU [B, M]), M = T-1 masks or 1."""
+    _, c, h, w = features.embedding.shape
+    batch = point_coords.shape[0]
+    sparse = embed_points(params, point_coords, point_labels, config.frame_size((h, w)))
+    tokens = np.concatenate([output_tokens(params, batch), sparse], axis=1)
+    if mask_input is None:
+        image, block0 = features.tokens, (features.t2i_keys, features.t2i_values, features.i2t_queries)
+    else:  # the dense prompt differs per prompt: so does block 0's image side
+        image = (features.embedding + embed_mask(params, mask_input)).reshape(batch, c, h * w).transpose(0, 2, 1)
+        block0 = _image_side(params, image, features.pe, config.num_heads)
+    hs, image = _transformer(params, features, image, block0, tokens, config)
+
+    num_masks = config.num_mask_tokens
+    chosen = range(1, num_masks) if multimask_output else range(1)
+    hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + i]) for i in chosen], axis=1)
+    logits = mask_logits(params, image, hyper, (h, w))
+    iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
+    return logits, iou
