@@ -2,10 +2,13 @@
 
 One process, the ViT-B preset's decoder with seeded random weights, one random
 embedding, the same prompts (one foreground click each, plus SAM's padding point).
-Per-prompt latency, median/min/max over --runs runs, for one prompt and for a batch
-of 16, with each figure's ratio to Meta's official ONNX decoder (SamOnnxModel,
-legacy exporter, onnxruntime, one prompt per call, resize to the original size
-left out). Prints a table and writes JSON.
+samcore backends are timed as an interactive app uses them: ``Decoder.set_image``
+once (timed on its own), then ``predict`` per batch of prompts. Per-prompt latency,
+median/min/max over the runs, for batches of 1, 16 and 64, with each figure's ratio
+to Meta's official ONNX decoder (SamOnnxModel, legacy exporter, onnxruntime, one
+prompt per call, its resize to the original size left out), the GFLOP/s a single
+click achieves against this machine's measured sgemm peak, and the peak NumPy memory
+of a batch of 64 (tracemalloc; the numpy backend's arrays). Prints a table, writes JSON.
 
     python benchmarks/decoder.py [--runs 20] [--json benchmarks/results/decoder.json]
 """
@@ -13,38 +16,62 @@ left out). Prints a table and writes JSON.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import pathlib
 import platform
 import statistics
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
 
 from samcore import Decoder
-from samcore.config import PRESETS
+from samcore.config import PRESETS, DecoderConfig
 from samcore.random_weights import random_params
 from samcore.registry import list_backends
 
-BATCHES = (1, 16)
+BATCHES = (1, 16, 64)
+GRID = 64
 OFFICIAL_ONNX = "official ONNX (SamOnnxModel)"
+#: Combinations not timed, and why.
+SKIPPED = {("torch", "float16"): "float16 on a CPU has no fast kernels in torch (~1.6 s a prompt)"}
 
 
-def _time(run: Callable[[], object], runs: int, prompts: int) -> dict[str, float]:
-    run()  # warm-up: first-call allocations, lazy graph builds
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3 / prompts)
-    return {"median_ms": statistics.median(times), "min_ms": min(times), "max_ms": max(times)}
+def decoder_gflop(config: DecoderConfig, grid: int, tokens: int, masks: int) -> float:
+    """GFLOP of one prompt in the fast formulation (multiply-adds x 2; the large terms:
+    attention against the image tokens and the upscaling GEMMs)."""
+    hw, c, heads = grid * grid, config.embed_dim, config.num_heads
+    cross = c // config.attention_downsample_rate
+    image_attention = (config.depth - 1) * 4 + 2  # reassociated products against X: blocks >= 1, final
+    macs = image_attention * heads * tokens * c * hw  # (q Wk)(X+PE)^T, A X, (X+PE)(k Wq)^T, A U
+    macs += 2 * tokens * cross * hw + hw * heads * tokens * c  # block 0 from cached projections
+    macs += hw * c * c + 4 * hw * (c // 4) * (c // 2) + 16 * hw * (c // 8) * masks  # upscaling, masks
+    return 2 * macs / 1e9
+
+
+def sgemm_gflops(size: int = 2048, runs: int = 5) -> float:
+    """This machine's float32 matmul rate (NumPy's BLAS), best of ``runs``."""
+    a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
+    a @ a
+    best = min(_seconds(lambda: a @ a) for _ in range(runs))
+    return 2 * size**3 / best / 1e9
+
+
+def _seconds(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def _stats(times_ms: list[float]) -> dict[str, float]:
+    return {"median_ms": statistics.median(times_ms), "min_ms": min(times_ms), "max_ms": max(times_ms)}
 
 
 def _prompts(batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    coords = (rng.random((batch, 1, 2)) * 1024).astype(np.float32)
-    return coords, np.ones((batch, 1), np.int64)
+    return (rng.random((batch, 1, 2)) * 1024).astype(np.float32), np.ones((batch, 1), np.int64)
 
 
 def _with_padding(coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -53,66 +80,105 @@ def _with_padding(coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
     return padded, np.concatenate([labels, -np.ones((batch, 1), np.int64)], axis=1)
 
 
-def _runners(params, config, threads: int) -> dict[str, Callable]:
-    """name -> run(embedding, coords, labels): samcore backends, then the baselines."""
+def _samcore_runners(params, config, embedding) -> dict[str, tuple[Callable, float]]:
+    """name -> (run(coords, labels), set_image ms) for every available backend and dtype."""
     runners = {}
     for row in list_backends():
         if not row.availability.available:
             print(f"skipping {row.name}: {row.availability.reason}")
             continue
-        decoder = Decoder(params, config, backend=row.name, device="cpu")
-        runners[f"samcore {row.name}"] = lambda e, c, l, d=decoder: d.predict(e, c, l)  # noqa: E741
+        for dtype in row.dtypes:
+            if (row.name, dtype) in SKIPPED:
+                print(f"skipping {row.name} {dtype}: {SKIPPED[row.name, dtype]}")
+                continue
+            decoder = Decoder(params, config, backend=row.name, device="cpu", dtype=dtype)
+            decoder.set_image(embedding)  # first call: exports, sessions, caches
+            set_image_ms = min(_seconds(lambda d=decoder: d.set_image(embedding)) for _ in range(3)) * 1e3
+            runners[f"samcore {row.name} {dtype}"] = (
+                lambda c, l, d=decoder: d.predict(point_coords=c, point_labels=l),  # noqa: E741
+                set_image_ms,
+            )
+    return runners
+
+
+def _official_runners(params, config, threads: int, embedding) -> dict[str, tuple[Callable, None]]:
+    """name -> (run(coords, labels), None) for Meta's torch modules and ONNX export."""
     try:
         import torch
 
         from samcore.conformance.official import build_official_sam, official_onnx_runner, official_torch_runner
     except ImportError as exc:
         print(f"no official baselines: {exc}")
-        return runners
+        return {}
     torch.set_num_threads(threads)
-    sam = build_official_sam(config, 64, params)
-    official_torch = official_torch_runner(sam)
-    official_onnx = official_onnx_runner(sam, threads)
-    runners["official torch modules"] = lambda e, c, l: official_torch(e, *_with_padding(c, l))  # noqa: E741
-    runners[OFFICIAL_ONNX] = lambda e, c, l: official_onnx(e, *_with_padding(c, l))  # noqa: E741
-    return runners
+    sam = build_official_sam(config, GRID, params)
+
+    def bind(runner):
+        return lambda c, l: runner(embedding, *_with_padding(c, l)), None  # noqa: E741
+
+    return {"official torch modules": bind(official_torch_runner(sam)), OFFICIAL_ONNX: bind(
+        official_onnx_runner(sam, threads))}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=20, help="runs per figure (a quarter of them for 64 prompts)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--json", default="benchmarks/results/decoder.json")
+    parser.add_argument("--json", default="benchmarks/results/decoder.json", help="where to write the record")
     args = parser.parse_args()
 
     config = PRESETS["sam_vit_b"]
     params = random_params(config, seed=0)
     rng = np.random.default_rng(0)
-    embedding = rng.standard_normal((1, config.embed_dim, 64, 64)).astype(np.float32)
+    embedding = rng.standard_normal((1, config.embed_dim, GRID, GRID)).astype(np.float32)
     prompts = {batch: _prompts(batch, rng) for batch in BATCHES}
+    peak = sgemm_gflops()
+    gflop = decoder_gflop(config, GRID, tokens=config.num_mask_tokens + 1 + 2, masks=config.num_mask_tokens - 1)
+
+    runners = _samcore_runners(params, config, embedding) | _official_runners(params, config, args.threads, embedding)
+
     results = {}
-    for name, run in _runners(params, config, args.threads).items():
-        results[name] = {
-            str(batch): _time(lambda r=run, p=prompts[batch]: r(embedding, *p), args.runs, batch) for batch in BATCHES
-        }
+    for name, (run, set_image_ms) in runners.items():
+        row = {"set_image_ms": set_image_ms}
+        for batch in BATCHES:
+            call = functools.partial(run, *prompts[batch])
+            call()  # warm-up
+            runs = args.runs if batch < 64 else max(3, args.runs // 4)
+            row[str(batch)] = _stats([_seconds(call) * 1e3 / batch for _ in range(runs)])
+        if name.startswith("samcore numpy"):
+            tracemalloc.start()
+            run(*prompts[64])
+            row["peak_numpy_mb_64_prompts"] = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
+        if set_image_ms is not None:  # samcore's fast formulation: its FLOP count applies
+            row["gflops_1_prompt"] = gflop / (row["1"]["median_ms"] / 1e3)
+        results[name] = row
         print(f"measured {name}")
 
     base = results.get(OFFICIAL_ONNX)
-    header = f"{'decoder':<32}" + "".join(f"{f'{b} prompt(s), ms/prompt':>30}{'vs official ONNX':>18}" for b in BATCHES)
-    print(f"\nViT-B decoder, median (min-max) of {args.runs} runs, {args.threads} threads, {platform.processor()}")
-    print(header)
-    for name, by_batch in results.items():
-        cells = ""
+    print(f"\nViT-B decoder, ms per prompt: median (min-max) of {args.runs} runs ({max(3, args.runs // 4)} for 64), "
+          f"{args.threads} threads; sgemm peak {peak:.0f} GFLOP/s; one click = {gflop:.2f} GFLOP (fast formulation)")
+    header = f"{'decoder':<30}{'set_image':>10}"
+    for b in BATCHES:
+        header += f"{f'{b} prompt(s)':>24}{'vs ONNX':>8}"
+    print(header + f"{'GFLOP/s':>9}{'% peak':>8}")
+    for name, row in results.items():
+        line = f"{name:<30}" + (f"{row['set_image_ms']:>8.1f}ms" if row["set_image_ms"] is not None else f"{'-':>10}")
         for b in BATCHES:
-            r = by_batch[str(b)]
+            r = row[str(b)]
             ratio = f"{r['median_ms'] / base[str(b)]['median_ms']:.2f}x" if base else "-"
-            cells += f"{r['median_ms']:>12.1f} ({r['min_ms']:.1f}-{r['max_ms']:.1f})".rjust(30) + f"{ratio:>18}"
-        print(f"{name:<32}{cells}")
+            line += f"{r['median_ms']:>9.1f} ({r['min_ms']:.1f}-{r['max_ms']:.1f})".rjust(24) + f"{ratio:>8}"
+        rate = row.get("gflops_1_prompt")
+        print(line + (f"{rate:>9.0f}{100 * rate / peak:>7.0f}%" if rate else f"{'-':>9}{'-':>8}"))
+    for name, row in results.items():
+        if "peak_numpy_mb_64_prompts" in row:
+            print(f"{name}: peak NumPy memory for 64 prompts {row['peak_numpy_mb_64_prompts']:.0f} MB")
     record = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "threads": args.threads, "numpy": np.__version__},
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
+                    "numpy": np.__version__, "sgemm_gflops": peak, "load_average": os.getloadavg()},
         "runs": args.runs,
-        "per_prompt_ms": results,
+        "gflop_per_click": gflop,
+        "results": results,
     }
     out = pathlib.Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
