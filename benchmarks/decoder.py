@@ -80,6 +80,20 @@ def _with_padding(coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
     return padded, np.concatenate([labels, -np.ones((batch, 1), np.int64)], axis=1)
 
 
+#: Runner name -> its samcore Decoder (model file sizes are read from it after the runs).
+DECODERS: dict[str, Decoder] = {}
+
+
+def _model_file_mb() -> dict[str, float]:
+    """Runner name -> MB of the model files its backend ran, for backends that say (``model_files``)."""
+    sizes = {}
+    for name, decoder in DECODERS.items():
+        files = getattr(decoder.backend, "model_files", dict)()
+        if files:
+            sizes[name] = sum(path.stat().st_size for path in files.values()) / 1e6
+    return sizes
+
+
 def _samcore_runners(params, config, embedding) -> dict[str, tuple[Callable, float]]:
     """name -> (run(coords, labels), set_image ms) for every available backend and dtype."""
     runners = {}
@@ -94,6 +108,7 @@ def _samcore_runners(params, config, embedding) -> dict[str, tuple[Callable, flo
             decoder = Decoder(params, config, backend=row.name, device="cpu", dtype=dtype)
             decoder.set_image(embedding)  # first call: exports, sessions, caches
             set_image_ms = min(_seconds(lambda d=decoder: d.set_image(embedding)) for _ in range(3)) * 1e3
+            DECODERS[f"samcore {row.name} {dtype}"] = decoder
             runners[f"samcore {row.name} {dtype}"] = (
                 lambda c, l, d=decoder: d.predict(point_coords=c, point_labels=l),  # noqa: E741
                 set_image_ms,
@@ -173,12 +188,16 @@ def main() -> None:
     for name, row in results.items():
         if "peak_numpy_mb_64_prompts" in row:
             print(f"{name}: peak NumPy memory for 64 prompts {row['peak_numpy_mb_64_prompts']:.0f} MB")
+    sizes = _model_file_mb()
+    for name, mb in sizes.items():
+        print(f"model file of {name}: {mb:.2f} MB")
     record = {
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
                     "numpy": np.__version__, "sgemm_gflops": peak, "load_average": os.getloadavg()},
         "runs": args.runs,
         "gflop_per_click": gflop,
         "results": results,
+        "model_file_mb": sizes,
     }
     out = pathlib.Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,134 @@
+"""``export_tflite``: the spec traced with static shapes, lowered to TFLite builtins, written as a flatbuffer.
+
+Pipeline: ``trace.static_graph`` (samcore_onnx's tracer, B = 1, N = ``points``) ->
+``lower.lower`` (ONNX nodes -> builtins, constants folded) -> ``rewrite.optimize``
+(GELU, bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
+``writer.serialize``. Needs onnx (tracing, shape inference) and ai-edge-litert (the
+schema module) with flatbuffers; never TensorFlow or torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import importlib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+import samcore
+from samcore.config import DecoderConfig, expected_shapes
+from samcore_tflite.ir import Graph
+
+#: The modules a .tflite file is made from: any edit to them changes ``exporter_fingerprint``.
+_SOURCES = ("samcore.spec", "samcore_onnx", "samcore_tflite")
+METADATA_NAME = "samcore"
+
+
+@functools.cache
+def exporter_fingerprint() -> str:
+    """Short sha256 of the spec's, the tracer's and this package's source (part of cache keys)."""
+    digest = hashlib.sha256()
+    for package in _SOURCES:
+        folder = Path(importlib.import_module(package).__file__).parent
+        for source in sorted(folder.glob("*.py")):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
+    arrays = {}
+    for key, shape in expected_shapes(config).items():
+        if key not in params:
+            raise ValueError(f"params: expected key {key!r} for {config}, it is missing")
+        arrays[key] = np.asarray(params[key], np.float32)
+        if arrays[key].shape != shape:
+            raise ValueError(f"params[{key!r}]: expected shape {list(shape)}, got {list(arrays[key].shape)}")
+    return arrays
+
+
+def build_graph(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    points: int,
+    with_mask_input: bool,
+    quantize: str | None = None,
+) -> Graph:
+    """The decoder as an ``ir.Graph`` of TFLite builtins (see ``export_tflite`` for the I/O)."""
+    from samcore_tflite.lower import lower
+    from samcore_tflite.quantize import quantize as apply_quantization
+    from samcore_tflite.rewrite import optimize
+    from samcore_tflite.trace import static_graph
+
+    if not isinstance(points, int | np.integer) or points < 1:
+        raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
+    model = static_graph(_checked_params(params, config), config, tuple(grid), int(points), with_mask_input)
+    return apply_quantization(optimize(lower(model)), quantize)
+
+
+def tflite_model(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    *,
+    points: int,
+    quantize: str | None = None,
+    grid: tuple[int, int] | None = None,
+    with_mask_input: bool = True,
+) -> bytes:
+    """The .tflite flatbuffer's bytes (arguments as ``export_tflite``)."""
+    from samcore_onnx.export import default_grid, params_sha256
+
+    from samcore_tflite.writer import serialize
+
+    grid = tuple(grid) if grid is not None else default_grid(config)
+    graph = build_graph(params, config, grid, points, with_mask_input, quantize)
+    metadata = {
+        "samcore.version": samcore.__version__,
+        "samcore.exporter": exporter_fingerprint(),
+        "samcore.weights_sha256": params_sha256(params, config),
+        "samcore.grid": f"{grid[0]}x{grid[1]}",
+        "samcore.points": int(points),
+        "samcore.quantize": quantize or "none",
+        "samcore.mask_input": with_mask_input,
+        "samcore.config": dataclasses.asdict(config),
+    }
+    description = (f"SAM prompt encoder + mask decoder traced from samcore.spec: {points} points, "
+                   f"grid {grid[0]}x{grid[1]}, {'with' if with_mask_input else 'without'} mask input, "
+                   f"weights {quantize or 'float32'}")
+    return serialize(graph, description, {METADATA_NAME: json.dumps(metadata).encode()})
+
+
+def export_tflite(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    path: str | os.PathLike,
+    *,
+    points: int,
+    quantize: str | None = None,
+    grid: tuple[int, int] | None = None,
+    with_mask_input: bool = True,
+) -> list[str]:
+    """Write the decoder for embeddings of ``grid`` (h, w) as a .tflite file of builtin operators
+    only; returns the sorted builtin names it uses.
+
+    Inputs (B = 1 prompt, N = ``points`` tokens, already gathered: the given points, SAM's
+    padding point when there is no box, box corners labelled 2 and 3, then padding
+    points (0, 0) labelled -1 up to N): image_embedding [1, C, h, w] float32,
+    point_coords [1, N, 2] float32 (x, y pixels of the input frame), point_labels [1, N]
+    int32, and with ``with_mask_input`` mask_input [1, 1, 4h, 4w] float32. Outputs:
+    low_res_logits [1, T, 4h, 4w] and iou_predictions [1, T] float32 for all T mask tokens.
+
+    ``quantize``: None (float32), "fp16" (float16 weights widened by DEQUANTIZE) or "int8"
+    (dynamic range: int8 per-channel weights of FULLY_CONNECTED and CONV_2D, float
+    activations). The file carries samcore metadata (version, weights sha256, grid, points).
+    """
+    from samcore_tflite.writer import tflite_ops
+
+    data = tflite_model(params, config, points=points, quantize=quantize, grid=grid, with_mask_input=with_mask_input)
+    Path(path).write_bytes(data)
+    return tflite_ops(data)

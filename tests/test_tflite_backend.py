@@ -1,0 +1,256 @@
+"""The TFLite backend: .tflite files of builtin operators written from the spec, checked against the spec."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed (pip install 'samcore[tflite]')")
+pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore[tflite]')")
+
+from samcore_tflite import TFLiteBackend, cache, export_tflite, tflite_metadata, tflite_ops
+
+from samcore import Decoder
+from samcore.backend import FLOAT32_TOLERANCE
+from samcore.conformance.strategies import CONFIGS
+from samcore.errors import InputError
+from samcore.inputs import check_embedding, check_prompts
+from samcore.random_weights import random_params
+from samcore.spec import decode
+from samcore.weights import save_tensors
+
+TINY, TINY_GRID = CONFIGS["tiny"]
+VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cache_folder(tmp_path_factory):
+    """Every file of this module is cached in a fresh folder."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("tflite_cache")
+        mp.setenv("SAMCORE_CACHE", str(folder))
+        yield folder
+
+
+@pytest.fixture(scope="module")
+def tiny_params():
+    return random_params(TINY, seed=5)
+
+
+@pytest.fixture(scope="module")
+def vit_b_params():
+    return random_params(VIT_B, seed=11)
+
+
+def _case(config, grid: int, rng: np.random.Generator, points: int, box: bool, mask: bool, labels=(-1, 0, 1)):
+    """(embedding, point_coords, point_labels, boxes, mask_input) for one prompt."""
+    frame = config.frame_size((grid, grid))[0]
+    embedding = rng.standard_normal((1, config.embed_dim, grid, grid)).astype(np.float32)
+    coords = (rng.random((1, points, 2)) * frame).astype(np.float32) if points else None
+    point_labels = rng.choice(np.array(labels), (1, points)) if points else None
+    boxes = np.sort(rng.random((1, 2, 2)) * frame, axis=1).reshape(1, 4).astype(np.float32) if box else None
+    mask_input = (4 * rng.standard_normal((1, 1, 4 * grid, 4 * grid))).astype(np.float32) if mask else None
+    return embedding, coords, point_labels, boxes, mask_input
+
+
+def _check_against_spec(backend: TFLiteBackend, args: tuple, multimask: bool, tolerance=FLOAT32_TOLERANCE) -> None:
+    """The backend's outputs against the spec on its reference (padded) prompts."""
+    embedding = check_embedding(args[0], backend.config.embed_dim)
+    grid = embedding.shape[-2:]
+    prompts = check_prompts(*args[1:], grid, backend.config.frame_size(grid))
+    p = backend.reference_prompts(prompts)
+    ours = backend.decode(embedding, prompts, multimask)
+    spec = decode(backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
+                  multimask)
+    for name, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
+        assert a.dtype == np.float32 and a.shape == b.shape, name
+        excess = np.abs(a - b) - tolerance[name].bound(b)
+        assert excess.max() <= 0, f"{name}: max |tflite - spec| beyond tolerance by {excess.max():.3g}"
+
+
+# --- the file ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quantize", [None, "fp16", "int8"])
+def test_files_use_builtin_operators_only(tiny_params, tmp_path, quantize) -> None:
+    from ai_edge_litert import schema_py_generated as schema
+
+    path = tmp_path / "decoder.tflite"
+    ops = export_tflite(tiny_params, TINY, path, points=5, quantize=quantize, grid=(TINY_GRID, TINY_GRID))
+    assert ops == tflite_ops(path) == sorted(ops)
+    builtins = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
+    assert set(ops) <= builtins - {"CUSTOM", "DELEGATE"} and not any(op.startswith("STABLEHLO") for op in ops)
+    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GELU", "SOFTMAX", "DEPTH_TO_SPACE", "CONV_2D"} <= set(ops)
+    assert ("DEQUANTIZE" in ops) == (quantize is not None)
+    model = schema.Model.GetRootAs(path.read_bytes(), 0)
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    assert all(code.CustomCode() is None for code in codes)
+    meta = tflite_metadata(path)["samcore"].decode()
+    assert '"samcore.points": 5' in meta and '"samcore.grid": "8x8"' in meta
+
+
+def test_io_layout(tiny_params, tmp_path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = tmp_path / "decoder.tflite"
+    export_tflite(tiny_params, TINY, path, points=6, grid=(TINY_GRID, TINY_GRID))
+    it = Interpreter(model_path=str(path))
+    inputs = {d["name"]: (list(d["shape"]), d["dtype"]) for d in it.get_input_details()}
+    outputs = {d["name"]: (list(d["shape"]), d["dtype"]) for d in it.get_output_details()}
+    g, c, t = TINY_GRID, TINY.embed_dim, TINY.num_mask_tokens
+    assert inputs == {
+        "image_embedding": ([1, c, g, g], np.float32), "point_coords": ([1, 6, 2], np.float32),
+        "point_labels": ([1, 6], np.int32), "mask_input": ([1, 1, 4 * g, 4 * g], np.float32),
+    }
+    assert outputs == {"low_res_logits": ([1, t, 4 * g, 4 * g], np.float32), "iou_predictions": ([1, t], np.float32)}
+    assert list(it.get_signature_list()["serving_default"]["inputs"]) == sorted(inputs)
+
+
+# --- the backend against the spec ------------------------------------------------------------------
+
+TINY_CASES = [  # points, box, mask, multimask, labels
+    (1, False, False, True, (1,)), (3, True, False, False, (-1, 0, 1)), (0, True, False, True, ()),
+    (0, False, True, True, ()), (2, False, True, False, (0, 1)), (4, True, True, True, (-1, 0, 1, 2, 3)),
+    (9, True, False, True, (0, 1)),  # 12 tokens: the 16-token graph
+]
+
+
+@pytest.mark.parametrize(("points", "box", "mask", "multimask", "labels"), TINY_CASES)
+def test_float32_equals_spec_tiny(tiny_params, points, box, mask, multimask, labels) -> None:
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
+    rng = np.random.default_rng(points + 10 * box + 100 * mask)
+    _check_against_spec(backend, _case(TINY, TINY_GRID, rng, points, box, mask, labels or (1,)), multimask)
+
+
+@pytest.mark.slow
+def test_float32_equals_spec_vit_b(vit_b_params) -> None:
+    backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
+    rng = np.random.default_rng(2)
+    for points, box, mask, multimask in [(2, True, False, True), (1, False, True, False), (0, True, True, True)]:
+        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), multimask)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("dtype", "size_ratio"), [("float16", 0.55), ("int8", 0.3)])
+def test_reduced_precision_within_declared_tolerance_and_smaller(vit_b_params, dtype, size_ratio) -> None:
+    backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", dtype)
+    rng = np.random.default_rng(3)
+    for points, box, mask in [(3, False, False), (1, True, True)]:
+        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), True,
+                            TFLiteBackend.tolerances[dtype])
+    grid = (VIT_B_GRID, VIT_B_GRID)
+    options = {"points": 8, "with_mask_input": False}
+    reference = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
+    reference.interpreter(grid, False, 8)  # exports the float32 file
+    size = {q: cache.cache_path(backend.weights_sha256, grid, quantize=q, **options).stat().st_size
+            for q in (None, backend.quantize)}
+    assert size[backend.quantize] < size_ratio * size[None], size
+
+
+def test_batched_prompts_equal_each_alone(tiny_params) -> None:
+    dec = Decoder(tiny_params, TINY, backend="tflite")
+    rng = np.random.default_rng(4)
+    embedding = rng.standard_normal((1, TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    coords, labels = (rng.random((3, 2, 2)) * 128).astype(np.float32), np.array([[1, 0], [1, 1], [0, -1]])
+    batched = dec.predict(embedding, coords, labels)
+    for i in range(3):
+        alone = dec.predict(embedding, coords[i : i + 1], labels[i : i + 1])
+        np.testing.assert_array_equal(batched.low_res_logits[i : i + 1], alone.low_res_logits)
+
+
+# --- points, padding, interpreters ---------------------------------------------------------------------
+
+
+def test_reference_prompts_pad_to_the_graph(tiny_params) -> None:
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=6)
+    grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
+    points = check_prompts([[[1.0, 2.0], [3.0, 4.0]]], [[1, 0]], None, None, grid, frame)
+    p = backend.reference_prompts(points)  # 2 points + SAM's padding point = 3 tokens; 3 more
+    assert p.point_coords.shape == (1, 5, 2) and p.point_labels.tolist() == [[1, 0, -1, -1, -1]]
+    assert not p.point_coords[0, 2:].any()
+    box = backend.reference_prompts(check_prompts(None, None, [[1, 2, 30, 40]], None, grid, frame))
+    assert box.point_labels.tolist() == [[-1] * 4]  # + 2 corners = 6
+    mask = np.zeros((1, 1, 4 * TINY_GRID, 4 * TINY_GRID), np.float32)
+    alone = backend.reference_prompts(check_prompts(None, None, None, mask, grid, frame))
+    assert alone.point_labels.tolist() == [[-1] * 5]  # + SAM's padding point = 6
+    assert TFLiteBackend(tiny_params, TINY, "cpu", "float32").graph_points(9) == 16
+
+
+def test_too_many_points_is_an_input_error(tiny_params) -> None:
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=4)
+    grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
+    prompts = check_prompts(np.ones((1, 4, 2), np.float32), np.ones((1, 4), np.int64), None, None, grid, frame)
+    embedding = np.zeros((1, TINY.embed_dim, TINY_GRID, TINY_GRID), np.float32)
+    with pytest.raises(InputError, match=r"at most 4 tokens.*got 5.*--points 5"):
+        backend.decode(embedding, prompts, True)
+
+
+def test_interpreters_and_files_are_reused(tiny_params) -> None:
+    embedding = np.random.default_rng(3).standard_normal((1, TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    prompts = check_prompts([[[10.0, 20.0]]], [[1]], None, None, (TINY_GRID, TINY_GRID), TINY.frame_size((8, 8)))
+    first = TFLiteBackend(tiny_params, TINY, "cpu", "float32", num_threads=1)
+    expected = first.decode(embedding, prompts, True)
+    interpreter = first.interpreter((TINY_GRID, TINY_GRID), False, 8)
+    exports = cache.export_count
+    for got, want in zip(first.decode(embedding, prompts, True), expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first._interpreters) == 1
+    second = TFLiteBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
+    second.decode(embedding, prompts, True)
+    assert cache.export_count == exports  # the same weights: the cached file
+
+
+def test_a_corrupt_cache_file_is_exported_again(tiny_params) -> None:
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
+    path = cache.cache_path(backend.weights_sha256, (4, 4), points=8, quantize=None, with_mask_input=False)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a model")
+    backend.interpreter((4, 4), False, 8)
+    assert "samcore" in tflite_metadata(path)
+
+
+def test_registered_with_alias_and_dtypes() -> None:
+    from samcore.registry import get
+
+    assert get("litert") is TFLiteBackend and get("tflite") is TFLiteBackend
+    availability = TFLiteBackend.availability()
+    assert availability.available and availability.devices == ("cpu",) and "ai_edge_litert" in availability.version
+    assert TFLiteBackend.dtypes == ("float32", "float16", "int8")
+    assert not TFLiteBackend.capabilities.dynamic_points and TFLiteBackend.capabilities.batched_prompts
+
+
+def test_importing_the_package_needs_no_runtime() -> None:
+    script = (
+        "import importlib.abc, sys\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('ai_edge_litert', 'tflite_runtime', 'onnx', 'tensorflow'):\n"
+        "            raise ImportError('blocked by test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import samcore_tflite\n"
+        "a = samcore_tflite.TFLiteBackend.availability()\n"
+        "assert not a.available and 'ai-edge-litert' in a.reason, a\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+# --- the command line --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("quantize", [[], ["--quantize", "int8"]])
+def test_cli_exports_and_prints_size_and_ops(tiny_params, tmp_path, capsys, quantize) -> None:
+    from samcore.cli import main
+
+    weights, out = tmp_path / "tiny.safetensors", tmp_path / "decoder.tflite"
+    save_tensors(weights, tiny_params, TINY.metadata())
+    argv = ["export", "tflite", str(weights), "--points", "4", "--grid", str(TINY_GRID), "-o", str(out), *quantize]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert f"wrote {out}" in text and " MB, " in text and "FULLY_CONNECTED" in text and "GELU" in text
+    assert ("DEQUANTIZE" in text) == bool(quantize)
+    assert tflite_ops(out) == sorted(text.rsplit(": ", 1)[1].strip().split(", "))
