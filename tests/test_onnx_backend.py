@@ -14,18 +14,18 @@ onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 's
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'samcore[onnx]')")
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from samcore_onnx import OnnxBackend, cache, export_onnx  # noqa: E402
+from samcore_onnx import OnnxBackend, cache, export_fast_onnx, export_onnx  # noqa: E402
 from samcore_onnx.export import params_sha256  # noqa: E402
 from samcore_onnx.tracer import Graph  # noqa: E402
 
 from conftest import record_parity  # noqa: E402
 from samcore import Decoder  # noqa: E402
 from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
-from samcore.conformance.strategies import CONFIGS, Case, case_recipes  # noqa: E402
+from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, Case, CaseRecipe, case_recipes  # noqa: E402
 from samcore.inputs import check_embedding, check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
 from samcore.random_weights import random_params  # noqa: E402
-from samcore.spec import decode, ops  # noqa: E402
+from samcore.spec import decode, fast, ops  # noqa: E402
 
 TINY, TINY_GRID = CONFIGS["tiny"]
 VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
@@ -55,13 +55,17 @@ def _session(model) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=CPU)
 
 
-def _check_against_spec(backend: OnnxBackend, name: str, case: Case) -> None:
+def _check_against_spec(backend: OnnxBackend, name: str, case: Case, set_image: bool = False) -> None:
+    """The backend's decode of ``case`` (after ``set_image`` of its embedding if asked)
+    equals the plain spec's within FLOAT32_TOLERANCE."""
     embedding = check_embedding(case.image_embedding, backend.config.embed_dim)
     grid = embedding.shape[-2:]
     prompts = check_prompts(
         case.point_coords, case.point_labels, case.boxes, case.mask_input, grid, backend.config.frame_size(grid)
     )
     p = prompts
+    if set_image:
+        backend.set_image(embedding)
     ours = backend.decode(embedding, prompts, case.multimask_output)
     spec = decode(
         backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
@@ -157,9 +161,131 @@ def test_backend_equals_spec_vit_b(cache_folder) -> None:
         _check_against_spec(backend, "vit_b", Case(embedding, coords, labels, boxes, masks, multimask))
 
 
+# --- the fast formulation's graphs (what the backend runs) --------------------------------------
+
+#: (with_mask_input, multimask_output): one per-prompt graph each.
+FAST_SETTINGS = [(False, True), (False, False), (True, True), (True, False)]
+
+
+def _dims(values) -> dict[str, list]:
+    return {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim] for v in values}
+
+
+@pytest.mark.parametrize(("with_mask_input", "multimask_output"), FAST_SETTINGS)
+def test_fast_graphs_pass_checker_and_have_metadata(tiny_params, tmp_path, with_mask_input, multimask_output) -> None:
+    paths = (tmp_path / "image.onnx", tmp_path / "decode.onnx")
+    models = export_fast_onnx(tiny_params, TINY, paths, grid=(TINY_GRID, TINY_GRID), with_mask_input=with_mask_input,
+                              multimask_output=multimask_output)
+    for path, model, interface in zip(paths, models, ("fast_image", "fast_decode"), strict=True):
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        meta = {p.key: p.value for p in model.metadata_props}
+        assert meta["samcore.interface"] == interface
+        assert meta["samcore.weights_sha256"] == params_sha256(tiny_params, TINY)
+        assert meta["samcore.grid"] == f"{TINY_GRID}x{TINY_GRID}"
+    assert meta["samcore.mask_input"] == str(with_mask_input).lower()
+    assert meta["samcore.multimask_output"] == str(multimask_output).lower()
+    g, c, heads = TINY_GRID, TINY.embed_dim, TINY.num_heads
+    head = c // TINY.attention_downsample_rate // heads
+    embedding = {"image_embedding": [1, c, g, g]}
+    per_head = [1, heads, g * g, head]
+    features = {"tokens": [1, g * g, c], "t2i_keys": per_head, "t2i_values": per_head, "i2t_queries": per_head}
+    assert _dims(models.image_features.graph.input) == embedding
+    assert _dims(models.image_features.graph.output) == features
+    points = {"point_coords": ["B", "N", 2], "point_labels": ["B", "N"]}
+    mask = {"mask_input": ["B", 1, 4 * g, 4 * g]}
+    assert _dims(models.decode.graph.input) == points | (embedding | mask if with_mask_input else features)
+    m = TINY.num_mask_tokens - 1 if multimask_output else 1
+    assert _dims(models.decode.graph.output) == {"low_res_logits": ["B", m, 4 * g, 4 * g], "iou_predictions": ["B", m]}
+
+
+@pytest.fixture(scope="module")
+def kit_backends(cache_folder):
+    """An OnnxBackend per config of the conformance kit, with the kit's weights (made when first used)."""
+    made: dict[str, OnnxBackend] = {}
+
+    def backend(config: str) -> OnnxBackend:
+        if config not in made:
+            cfg = CONFIGS[config][0]
+            made[config] = OnnxBackend(random_params(cfg, WEIGHTS_SEED), cfg, "cpu", "float32")
+        return made[config]
+
+    return backend
+
+
+@pytest.mark.parametrize("config", ["tiny", pytest.param("vit_b", marks=pytest.mark.slow)])
+@pytest.mark.parametrize("kinds", ["points", "points+box", "mask", "box+mask"])
+@pytest.mark.parametrize("multimask_output", [True, False])
+def test_fast_graphs_equal_spec(kit_backends, config, kinds, multimask_output) -> None:
+    """Every per-prompt graph (with and without mask input, both multimask settings)
+    against the plain spec, on features from set_image and computed on the fly."""
+    backend = kit_backends(config)
+    for seed, set_image in ((0, True), (1, False)):
+        recipe = CaseRecipe(config, seed, batch=2 if config == "vit_b" else 3, kinds=kinds, points=3,
+                            labels=(-1, 0, 1, 2, 3), multimask_output=multimask_output)
+        _check_against_spec(backend, f"fast {config}", recipe.build(), set_image=set_image)
+
+
+def test_set_image_runs_the_per_image_graph_once(cache_folder, tiny_params) -> None:
+    dec = Decoder(tiny_params, TINY, backend="onnx")
+    ref = Decoder(tiny_params, TINY, backend="numpy")
+    rng = np.random.default_rng(8)
+    embedding = rng.standard_normal((TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    dec.set_image(embedding)
+    ref.set_image(embedding)
+    assert dec.backend.image_runs == 1
+    frame = TINY.frame_size((TINY_GRID, TINY_GRID))[0]
+    mask = (4 * rng.standard_normal((2, 1, 4 * TINY_GRID, 4 * TINY_GRID))).astype(np.float32)
+    for i in range(8):
+        points = rng.random((2, 1 + i % 3, 2)) * frame
+        kwargs = {"point_coords": points, "point_labels": np.ones(points.shape[:2], np.int64),
+                  "multimask_output": i % 2 == 0, "mask_input": mask if i % 4 == 3 else None}
+        got, want = dec.predict(**kwargs), ref.predict(**kwargs)
+        for name in ("low_res_logits", "iou_predictions"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert np.all(np.abs(a - b) <= FLOAT32_TOLERANCE[name].bound(b)), name
+    assert dec.backend.image_runs == 1  # once for 8 clicks (mask prompts do not use it)
+    other = embedding + np.float32(1)  # not set_image's array: features on the fly, every call
+    for runs in (2, 3):
+        got, want = dec.predict(other, [[[10.0, 20.0]]], [[1]]), ref.predict(other, [[[10.0, 20.0]]], [[1]])
+        np.testing.assert_allclose(got.low_res_logits, want.low_res_logits, atol=1e-4, rtol=1e-5)
+        assert dec.backend.image_runs == runs
+    dec.predict(point_coords=[[[10.0, 20.0]]], point_labels=[[1]])
+    assert dec.backend.image_runs == 3  # set_image's features are kept
+
+
+def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
+    """All tokens at once in the graph vs the spec's cache-sized chunks (several here)."""
+    grid = (12, 20)  # 240 tokens: two chunks of the NumPy formulation
+    rng = np.random.default_rng(9)
+    c8 = TINY.embed_dim // 8
+    image = rng.standard_normal((3, grid[0] * grid[1], TINY.embed_dim)).astype(np.float32)
+    hyper = rng.standard_normal((3, 2, c8)).astype(np.float32)
+    graph = Graph(17)
+    traced = [graph.input("image", np.float32, ("B", image.shape[1], TINY.embed_dim)),
+              graph.input("hyper", np.float32, ("B", "M", c8))]
+    graph.output(fast.mask_logits(tiny_params, *traced, grid), "masks")
+    (ours,) = _session(graph.model("mask_logits", "test")).run(None, {"image": image, "hyper": hyper})
+    want = fast.mask_logits(tiny_params, image, hyper, grid)
+    assert ours.shape == want.shape == (3, 2, 4 * grid[0], 4 * grid[1])
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("key", [(slice(None), [1, 2]), (slice(None), [2, 0]), (Ellipsis, [0, 3, 1]), ([1, 0],),
+                                 (None, slice(None), [2])])
+def test_indexing_with_a_list(key) -> None:
+    x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    graph = Graph(17)
+    graph.output(graph.input("x", np.float32, x.shape)[key], "y")
+    (ours,) = _session(graph.model("index", "test")).run(None, {"x": x})
+    np.testing.assert_array_equal(ours, x[key])
+    with pytest.raises(NotImplementedError):
+        graph.input("z", np.float32, x.shape)[0, [1, 2]]
+
+
 def test_cache_is_reused(cache_folder, tiny_params) -> None:
     embedding = np.random.default_rng(3).standard_normal((1, TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
     prompts = check_prompts([[[10.0, 20.0]]], [[1]], None, None, embedding.shape[-2:], TINY.frame_size((8, 8)))
+    grid = (TINY_GRID, TINY_GRID)
     first = OnnxBackend(tiny_params, TINY, "cpu", "float32")
     expected = first.decode(embedding, prompts, True)
     files = {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")}
@@ -167,21 +293,25 @@ def test_cache_is_reused(cache_folder, tiny_params) -> None:
     second = OnnxBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     for got, want in zip(second.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert second.session((TINY_GRID, TINY_GRID), False) is second.session((TINY_GRID, TINY_GRID), False)
+    assert second.decode_session(grid, False, True) is second.decode_session(grid, False, True)
+    assert second.image_session(grid) is second.image_session(grid)
     assert cache.export_count == exports
     assert {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")} == files
     other = OnnxBackend(random_params(TINY, seed=6), TINY, "cpu", "float32")
     other.decode(embedding, prompts, True)
-    assert cache.export_count == exports + 1  # other weights, another file
+    assert cache.export_count == exports + 1  # other weights, other files
 
 
-def test_a_corrupt_cache_file_is_exported_again(cache_folder, tiny_params) -> None:
+@pytest.mark.parametrize("which", [0, 1])
+def test_a_corrupt_cache_file_is_exported_again(cache_folder, tiny_params, which) -> None:
     backend = OnnxBackend(tiny_params, TINY, "cpu", "float32")
-    path = cache.cache_path(backend.weights_sha256, (4, 4), interface="samcore", opset=17, with_mask_input=False)
+    path = cache.fast_cache_paths(backend.weights_sha256, (4, 4), opset=17, with_mask_input=False,
+                                  multimask_output=True)[which]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not a model")
-    backend.session((4, 4), False)
-    assert onnx.load(path).graph.input[0].name == "image_embedding"
+    session = backend.image_session((4, 4)) if which == 0 else backend.decode_session((4, 4), False, True)
+    assert session.get_inputs()[0].name == onnx.load(path).graph.input[0].name
+    assert onnx.load(path).graph.input[0].name == ("image_embedding" if which == 0 else "point_coords")
 
 
 def test_decoder_runs_on_onnx(cache_folder, tiny_params) -> None:

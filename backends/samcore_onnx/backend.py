@@ -1,4 +1,12 @@
-"""``OnnxBackend``: the spec's graphs run by ONNX Runtime (imported only when used)."""
+"""``OnnxBackend``: the spec's fast formulation run by ONNX Runtime (imported only when used).
+
+Two graphs per embedding grid, traced from ``samcore.spec.fast`` (``export_fast_onnx``):
+the per-image graph runs once in ``set_image`` and its outputs stay on the execution
+provider (OrtValues); each ``decode`` runs a per-prompt graph on them, one per mask-input
+and ``multimask_output`` setting. An embedding other than ``set_image``'s gets its
+features computed on the fly. Prompts with mask input skip the per-image graph: their
+dense prompt changes block 0's image side, so their per-prompt graph takes the embedding.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +19,15 @@ import numpy as np
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
 from samcore.config import DecoderConfig
 from samcore.inputs import Prompts
-from samcore.spec.mask_decoder import select_masks
 from samcore_onnx.export import params_sha256
 
 #: ONNX Runtime execution provider -> samcore device kind.
 PROVIDERS = {"CUDAExecutionProvider": "cuda", "CoreMLExecutionProvider": "coreml"}
+
+#: Prompts per run of the per-prompt graph on a CPU: one prompt's image tokens (4 MB at
+#: ViT-B size) stay in cache through the graph; larger steps are memory-bound. ViT-B, 16
+#: prompts on 2 cores, ms per prompt: 15.6 by 1, 16.4 by 2, 17.4 by 4, 17.1 by 16.
+CPU_PROMPTS_PER_RUN = 1
 
 
 def providers_for(device: str) -> list[Any]:
@@ -28,9 +40,24 @@ def providers_for(device: str) -> list[Any]:
     return ["CPUExecutionProvider"]
 
 
+def session_options() -> Any:
+    """ONNX Runtime session options: every graph optimisation, one intra-op thread per
+    physical core (0), threads spinning between ops (ONNX Runtime's default, explicit here:
+    a click is ~230 ops, most of them small; a ViT-B click on 2 cores takes ~15 ms with
+    spinning, ~16 ms without)."""
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = 0
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    return options
+
+
 class OnnxBackend(Backend):
-    """Graphs traced from the spec (``samcore_onnx.export_onnx``), cached on disk per weights
-    hash and grid, run by ONNX Runtime on the device's execution provider."""
+    """Graphs traced from the spec's fast formulation (``samcore_onnx.export_fast_onnx``),
+    cached on disk per weights hash and grid, run by ONNX Runtime on the device's execution provider."""
 
     name = "onnx"
     aliases = ("onnxruntime", "ort")
@@ -55,49 +82,90 @@ class OnnxBackend(Backend):
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
         super().__init__(params, config, device, dtype)
         self.weights_sha256 = params_sha256(params, config)
-        self._sessions: dict[tuple[tuple[int, int], bool], Any] = {}
+        self._sessions: dict[tuple, Any] = {}
         self._lock = threading.Lock()
+        self._image: tuple[np.ndarray, dict[str, Any]] | None = None  # set_image's embedding, its features
+        self.image_runs = 0  # runs of a per-image graph (tests count them)
+        #: Prompts per run of a per-prompt graph (None: the whole batch, as on a GPU).
+        self.prompts_per_run: int | None = CPU_PROMPTS_PER_RUN if device == "cpu" else None
 
-    def session(self, grid: tuple[int, int], with_mask_input: bool) -> Any:
-        """The ONNX Runtime session for a grid, with or without mask input: created once,
-        from the cached graph (exported on a miss, or when the cached file does not load or match)."""
-        key = (tuple(grid), with_mask_input)
+    def image_session(self, grid: tuple[int, int]) -> Any:
+        """The per-image graph's session for a grid: embedding [1, C, h, w] -> features."""
+        return self._session(tuple(grid), None, None)
+
+    def decode_session(self, grid: tuple[int, int], with_mask_input: bool, multimask_output: bool) -> Any:
+        """The per-prompt graph's session for a grid and mask / multimask setting."""
+        return self._session(tuple(grid), with_mask_input, multimask_output)
+
+    def _session(self, grid: tuple[int, int], with_mask_input: bool | None, multimask_output: bool | None) -> Any:
+        """A session created once, from the cached graph (exported on a miss, or when the
+        cached file does not load or match); mask settings None: the per-image graph."""
+        key = (grid, with_mask_input, multimask_output)
         with self._lock:
             if key not in self._sessions:
-                self._sessions[key] = self._open(key[0], with_mask_input)
+                self._sessions[key] = self._open(grid, with_mask_input, multimask_output)
             return self._sessions[key]
 
-    def _open(self, grid: tuple[int, int], with_mask_input: bool) -> Any:
+    def _open(self, grid: tuple[int, int], with_mask_input: bool | None, multimask_output: bool | None) -> Any:
         import onnxruntime
 
-        from samcore_onnx.cache import cache_path, export_to_cache
+        from samcore_onnx.cache import export_fast_to_cache, fast_cache_paths
 
-        options = onnxruntime.SessionOptions()
-        options.log_severity_level = 3
+        if with_mask_input is None:  # the per-image graph, the same in every export: made with the commonest
+            settings, which = {"with_mask_input": False, "multimask_output": True}, 0
+        else:
+            settings, which = {"with_mask_input": with_mask_input, "multimask_output": multimask_output}, 1
+        path = fast_cache_paths(self.weights_sha256, grid, opset=self.opset, **settings)[which]
         providers = providers_for(self.device)
-        path = cache_path(self.weights_sha256, grid, interface="samcore", opset=self.opset,
-                          with_mask_input=with_mask_input)
         if path.exists():
             try:
-                session = onnxruntime.InferenceSession(str(path), options, providers=providers)
+                session = onnxruntime.InferenceSession(str(path), session_options(), providers=providers)
                 if session.get_modelmeta().custom_metadata_map.get("samcore.weights_sha256") == self.weights_sha256:
                     return session
             except Exception:  # a truncated or foreign file: export again
                 pass
-        path = export_to_cache(self.params, self.config, self.weights_sha256, grid, opset=self.opset,
-                               with_mask_input=with_mask_input)
-        return onnxruntime.InferenceSession(str(path), options, providers=providers)
+        path = export_fast_to_cache(self.params, self.config, self.weights_sha256, grid, opset=self.opset,
+                                    **settings)[which]
+        return onnxruntime.InferenceSession(str(path), session_options(), providers=providers)
+
+    def set_image(self, image_embedding: np.ndarray) -> None:
+        """Run the per-image graph once for the following ``decode`` calls on this very array."""
+        self._image = (image_embedding, self._features(image_embedding))
+
+    def _features(self, image_embedding: np.ndarray) -> dict[str, Any]:
+        """The per-image graph's outputs for an embedding [1, C, h, w], by name, as OrtValues
+        (on the execution provider's device)."""
+        session = self.image_session(image_embedding.shape[-2:])
+        outputs = session.run_with_ort_values(None, {"image_embedding": self._ort_value(image_embedding)})
+        self.image_runs += 1
+        return {meta.name: value for meta, value in zip(session.get_outputs(), outputs, strict=True)}
+
+    @staticmethod
+    def _ort_value(array: np.ndarray) -> Any:
+        import onnxruntime
+
+        return onnxruntime.OrtValue.ortvalue_from_numpy(np.ascontiguousarray(array, np.float32))
 
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Gather points on the host, run the graph for the embedding's grid, select masks."""
-        p = prompts
-        coords, labels = p.labelled_points()
-        feed = {"image_embedding": image_embedding, "point_coords": coords, "point_labels": labels}
-        if p.mask_input is not None:
-            feed["mask_input"] = p.mask_input
-        grid = (image_embedding.shape[-2], image_embedding.shape[-1])
-        masks, iou = self.session(grid, p.mask_input is not None).run(None, feed)
-        masks, iou = select_masks(masks, iou, multimask_output)
-        return np.ascontiguousarray(masks, np.float32), np.ascontiguousarray(iou, np.float32)
+        """Gather points on the host, then run the per-prompt graph ``prompts_per_run`` prompts at a time."""
+        coords, labels = prompts.labelled_points()
+        mask = prompts.mask_input
+        if mask is not None:
+            image = {"image_embedding": image_embedding}
+        elif self._image is not None and self._image[0] is image_embedding:
+            image = self._image[1]
+        else:
+            image = self._features(image_embedding)
+        session = self.decode_session(image_embedding.shape[-2:], mask is not None, multimask_output)
+        steps, step = [], self.prompts_per_run or prompts.batch
+        for start in range(0, prompts.batch, step):
+            part = slice(start, start + step)
+            feed = {"point_coords": coords[part], "point_labels": labels[part], **image}
+            if mask is not None:
+                feed["mask_input"] = mask[part]
+            steps.append(session.run(None, feed))
+        logits = steps[0][0] if len(steps) == 1 else np.concatenate([s[0] for s in steps])
+        iou = steps[0][1] if len(steps) == 1 else np.concatenate([s[1] for s in steps])
+        return np.ascontiguousarray(logits, np.float32), np.ascontiguousarray(iou, np.float32)

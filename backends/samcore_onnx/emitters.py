@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
-from samcore.spec import mask_decoder, ops, prompt_encoder
+from samcore.spec import fast, mask_decoder, ops, prompt_encoder
 from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
 
 SQRT2 = np.float32(np.sqrt(2.0))
@@ -103,3 +103,23 @@ def no_mask_embedding(params: Mapping[str, np.ndarray], batch: DimLike, grid: tu
     """``no_mask_embed`` expanded to a run-time batch and the grid -> [B, C, h, w]."""
     weight = params[f"{PROMPT_ENCODER}no_mask_embed.weight"].astype(np.float32)
     return _broadcast_to(weight.reshape(1, -1, 1, 1), (batch, weight.shape[1], *grid))
+
+
+@emits(fast.mask_logits)
+def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, grid: tuple[int, int]) -> Traced:
+    """Image tokens [B, hw, C] and hypernetwork weights [B, M, C/8] -> mask logits [B, M, 4h, 4w],
+    every token at once (the NumPy formulation's chunks only serve a CPU cache).
+
+    ``pixels_to_masks(upscaled_mask_logits(...))`` with the product taken the other way
+    round, hyper [M, C/8] x features^T -> [B, M, 16 hw] in the order (mask, i, j, di, dj,
+    ei, ej), and the pixel shuffle to (mask, i, di, ei, j, dj, ej) in two 4-d transposes
+    that each move blocks of 2 or 4 floats. At ViT-B size ONNX Runtime runs these in
+    ~0.6 ms, the literal form (a [16 hw, M] product, an 8-d transpose moving single
+    floats) in ~1.7 ms.
+    """
+    b, m = hyper.shape[0], hyper.shape[1]
+    h, w = grid
+    logits = hyper @ fast.upscaled_features(params, image).transpose(0, 2, 1)  # [B, M, 16 hw]
+    swapped = logits.reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3)  # (.., di, dj, ei, ej) -> (.., di, ei, dj, ej)
+    masks = swapped.reshape(-1, w, 4, 4).transpose(0, 2, 1, 3)  # (.., i, j, di ei, dj ej) -> (.., i, di ei, j, dj ej)
+    return masks.reshape(b, m, 4 * h, 4 * w)

@@ -1,19 +1,30 @@
-"""The two graph interfaces, traced from the spec's functions.
+"""The graphs, traced from the spec's functions.
 
 ``samcore``: gathered points -> every token's low-res logits and IoU (the host
 selects masks), one graph with mask input and one without. ``meta``: the I/O of
 Meta's ``SamOnnxModel``, the same traced decoder plus graph-level post-processing
-that follows ``orig_im_size`` at run time.
+that follows ``orig_im_size`` at run time. Both trace the plain spec (``samcore.spec.decode``).
+
+``fast``: the fast formulation (``samcore.spec.fast``), what the backend runs. A
+per-image graph traces ``image_features`` (run once per image), a per-prompt graph
+traces ``decode_fast`` on its outputs. ``decode_fast`` computes only the returned
+masks, so the per-prompt graph is traced once per ``multimask_output`` (M = T-1 or 1
+masks): one graph computing all T masks for the host to select from would cost a
+mask more per prompt (a hypernetwork MLP and its share of the upscaled product,
+~1% at ViT-B size), and the selection would be outside the traced spec; two small
+files traced from one function cost nothing at run time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
 import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
 from samcore.config import PROMPT_ENCODER, DecoderConfig
+from samcore.spec.fast import ImageFeatures, decode_fast, image_features
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
 from samcore_onnx.tracer import Graph, Traced
@@ -121,3 +132,60 @@ def meta_graph(
     g.output(iou, "iou_predictions")
     g.output(masks, "low_res_masks")
     return g
+
+
+class _ShapeOnly:
+    """Stands in for an array a graph does not take as input: its shape and nothing else,
+    so any use of its values fails at trace time instead of baking in a constant."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.shape = shape
+
+
+def fast_graphs(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    with_mask_input: bool,
+    multimask_output: bool,
+) -> tuple[Graph, Graph]:
+    """``samcore.spec.fast`` as (per-image graph, per-prompt graph) for one grid.
+
+    Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
+    on it, by field name: tokens [1, HW, C], t2i_keys, t2i_values, i2t_queries
+    [1, heads, HW, d]. Fields that do not (pe [HW, C]) are constants of the per-prompt graph.
+
+    Per prompt: point_coords [B, N, 2] float32 and point_labels [B, N] int64 (labelled
+    points, ``Prompts.labelled_points``), then without ``with_mask_input`` the per-image
+    outputs (same names and shapes), with it image_embedding [1, C, h, w] and mask_input
+    [B, 1, 4h, 4w] (the dense prompt changes block 0's image side: no per-image work to reuse)
+    -> low_res_logits [B, M, 4h, 4w], iou_predictions [B, M]; M = T-1 with
+    ``multimask_output``, else 1 (token 0).
+    """
+    h, w = grid
+    embedding_shape = (1, config.embed_dim, h, w)
+    image = Graph(opset)
+    traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
+    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
+    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
+    constants = {name: value for name, value in fields.items() if name not in per_image}
+    for name, value in per_image.items():
+        image.output(value, name)
+
+    prompt = Graph(opset)
+    coords = prompt.input("point_coords", F32, ("B", "N", 2))
+    labels = prompt.input("point_labels", np.int64, ("B", "N"))
+    if with_mask_input:
+        embedding = prompt.input("image_embedding", F32, embedding_shape)
+        mask_input = prompt.input("mask_input", F32, ("B", 1, 4 * h, 4 * w))
+        # decode_fast reads only the embedding and the constants on this path
+        features = ImageFeatures(**dict.fromkeys(per_image), **constants, embedding=embedding)
+    else:
+        inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
+        features = ImageFeatures(**inputs, **constants, embedding=_ShapeOnly(embedding_shape))
+        mask_input = None
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output)
+    prompt.output(logits, "low_res_logits")
+    prompt.output(iou, "iou_predictions")
+    return image, prompt

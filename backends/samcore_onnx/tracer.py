@@ -276,6 +276,10 @@ class Traced(np.lib.mixins.NDArrayOperatorsMixin):
         dims = tuple(Dim(g, d, source=(out, i)) if isinstance(d, str) else d for i, d in enumerate(dims))
         return Traced(g, out, self.dtype if dtype is None else dtype, dims)
 
+    def copy(self, order: str = "C") -> Traced:
+        """The value itself: a graph's values are immutable and have no memory layout."""
+        return self
+
     def astype(self, dtype: Any, copy: bool = True) -> Traced:
         """Cast (no node when the dtype is already ``dtype``)."""
         dtype = np.dtype(dtype)
@@ -313,8 +317,13 @@ class Traced(np.lib.mixins.NDArrayOperatorsMixin):
         return self._reduce("ReduceMax", axis, keepdims, 18)
 
     def __getitem__(self, key: Any) -> Traced:
-        """Basic indexing: ints, slices with static bounds and positive step, ``...`` and ``None``."""
+        """Basic indexing (ints, slices with static bounds and positive step, ``...`` and
+        ``None``), plus one list of ints on one axis when no int is in the key (a run of
+        consecutive indices slices; any other list gathers)."""
         key = key if isinstance(key, tuple) else (key,)
+        lists = [i for i, k in enumerate(key) if isinstance(k, list)]
+        if lists:
+            return self._index_list(key, lists)
         if any(k is Ellipsis for k in key):
             i = next(i for i, k in enumerate(key) if k is Ellipsis)
             used = sum(k is not None and k is not Ellipsis for k in key)
@@ -365,6 +374,23 @@ class Traced(np.lib.mixins.NDArrayOperatorsMixin):
                 dims.insert(p, 1)
             out = out._op("Unsqueeze", [out, g.const(unsqueeze, np.int64)], shape=tuple(dims))
         return out
+
+    def _index_list(self, key: tuple, lists: list[int]) -> Traced:
+        """``self[key]`` where ``key[lists[0]]`` is a list of ints (NumPy keeps its axis in place)."""
+        if len(lists) > 1 or any(isinstance(k, int | np.integer) for k in key):
+            raise NotImplementedError("indexing with a list alongside ints or other lists")
+        i = lists[0]
+        if any(isinstance(j, bool | np.bool_) for j in key[i]):
+            raise NotImplementedError("indexing with a boolean mask")
+        indices = [int(j) for j in key[i]]
+        if indices and indices == list(range(indices[0], indices[0] + len(indices))) and indices[0] >= 0:
+            return self[(*key[:i], slice(indices[0], indices[0] + len(indices)), *key[i + 1 :])]
+        out = self[(*key[:i], slice(None), *key[i + 1 :])]
+        axis = sum(k is not Ellipsis for k in key[:i])  # output axes before the list's
+        if any(k is Ellipsis for k in key[:i]):
+            axis = out.ndim - sum(k is not Ellipsis for k in key[i:])
+        shape = tuple(len(indices) if a == axis else d for a, d in enumerate(out._shape))
+        return out._op("Gather", [out, self.graph.const(indices, np.int64)], shape=shape, axis=axis)
 
     # --- NumPy protocols -------------------------------------------------------------------------
 

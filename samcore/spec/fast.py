@@ -71,7 +71,7 @@ def image_features(
     """The per-image work for an embedding [1, C, h, w] (prompts without mask input)."""
     _, c, h, w = image_embedding.shape
     tokens = (image_embedding + no_mask_embedding(params, 1, (h, w))).reshape(1, c, h * w).transpose(0, 2, 1)
-    tokens = np.ascontiguousarray(tokens)
+    tokens = tokens.copy()  # C order, as every matmul wants (a method: graph tracers take it as the identity)
     pe = np.ascontiguousarray(dense_positional_encoding(params, (h, w)).reshape(c, h * w).T)
     keys, values, queries = _image_side(params, tokens, pe, config.num_heads)
     return ImageFeatures(tokens, pe, keys, values, queries, image_embedding)
@@ -179,19 +179,25 @@ def _upscale_weights(params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]
     )
 
 
-def upscaled_mask_logits(params: Mapping[str, np.ndarray], image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
-    """Image tokens [B, n, C] and hypernetwork weights [B, M, C/8] -> logits [B, n, 16, M]
-    of the 16 pixels (4i + 2di + ei, 4j + 2dj + ej) of each token (i, j), in the order
-    (di, dj, ei, ej): conv-transpose GEMM, LayerNorm2d and GELU per pixel,
-    conv-transpose GEMM, GELU, then the product with the hypernetwork weights."""
+def upscaled_features(params: Mapping[str, np.ndarray], image: np.ndarray) -> np.ndarray:
+    """Image tokens [B, n, C] -> upscaled features [B, 16 n, C/8] of the 16 pixels
+    (4i + 2di + ei, 4j + 2dj + ej) of each token (i, j), in the order (token, di, dj, ei, ej):
+    conv-transpose GEMM, LayerNorm2d and GELU per pixel, conv-transpose GEMM, GELU."""
     b, n, _ = image.shape
     w1, b1, w2, b2 = _upscale_weights(params)
-    c4, c8 = w2.shape[0], hyper.shape[2]
+    c4, c8 = w2.shape[0], w2.shape[1] // 4
     k = f"{D}output_upscaling"
     x = (image @ w1 + b1).reshape(b, 4 * n, c4)
     x = gelu(layer_norm(x, params[f"{k}.1.weight"], params[f"{k}.1.bias"], eps=1e-6))
-    x = gelu((x @ w2 + b2).reshape(b, 16 * n, c8))
-    return (x @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
+    return gelu((x @ w2 + b2).reshape(b, 16 * n, c8))
+
+
+def upscaled_mask_logits(params: Mapping[str, np.ndarray], image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
+    """Image tokens [B, n, C] and hypernetwork weights [B, M, C/8] -> logits [B, n, 16, M]
+    of the 16 pixels of each token (``upscaled_features``' order): the features' product
+    with the hypernetwork weights."""
+    b, n, _ = image.shape
+    return (upscaled_features(params, image) @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
 
 
 def pixels_to_masks(logits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
