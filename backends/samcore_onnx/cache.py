@@ -11,8 +11,6 @@ of the exporting code (``exporter_fingerprint``). Files are written atomically
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -20,20 +18,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import samcore
+from samcore.cache import cache_dir, write_atomic
 from samcore.config import DecoderConfig
 from samcore_onnx.export import export_fast_onnx, exporter_fingerprint
 
 if TYPE_CHECKING:
-    import onnx
+    pass
 
 #: Exports this process has run (tests read it to prove a cache hit).
 export_count = 0
-
-
-def cache_dir() -> Path:
-    """Where exported graphs live."""
-    configured = os.environ.get("SAMCORE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "samcore" / "onnx"
 
 
 def cache_path(
@@ -56,23 +49,7 @@ def cache_path(
         f"decoder-{weights_sha256}-{interface}-{grid[0]}x{grid[1]}-{'-'.join(options)}"
         f"-samcore{samcore.__version__}-{exporter_fingerprint()}.onnx"
     )
-    return cache_dir() / name
-
-
-def _write(model: onnx.ModelProto, path: Path) -> None:
-    """Save ``model`` to ``path`` atomically (a temporary file in the same folder, then a rename)."""
-    import onnx
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        onnx.save_model(model, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp made it private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return cache_dir("onnx") / name
 
 
 def fast_cache_paths(
@@ -103,6 +80,6 @@ def export_fast_to_cache(
     models = export_fast_onnx(params, config, grid=grid, opset=opset, with_mask_input=with_mask_input,
                               multimask_output=multimask_output)
     for model, path in zip(models, paths, strict=True):
-        _write(model, path)
+        write_atomic(path, model.SerializeToString())
     export_count += 1
     return paths

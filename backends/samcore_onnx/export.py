@@ -9,18 +9,16 @@ what ``OnnxBackend`` runs.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import hashlib
-import importlib
 import json
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
 import samcore
+from samcore.cache import source_fingerprint
 from samcore.config import DecoderConfig, expected_shapes
 
 if TYPE_CHECKING:
@@ -31,16 +29,9 @@ INTERFACES = ("samcore", "meta")
 _SOURCES = ("samcore.spec", "samcore_onnx")
 
 
-@functools.cache
 def exporter_fingerprint() -> str:
-    """Short sha256 of the spec's and this package's source: part of every cache key, so
-    graphs exported by other code are never reused."""
-    digest = hashlib.sha256()
-    for package in _SOURCES:
-        folder = Path(importlib.import_module(package).__file__).parent
-        for source in sorted(folder.glob("*.py")):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()[:16]
+    """Short sha256 of the spec's and the exporter's source: part of every cache key."""
+    return source_fingerprint(*_SOURCES)
 
 
 def params_sha256(params: Mapping[str, np.ndarray], config: DecoderConfig) -> str:

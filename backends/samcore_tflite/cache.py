@@ -8,25 +8,18 @@ written atomically (temporary name, then rename): concurrent processes at worst 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
 import samcore
+from samcore.cache import cache_dir, write_atomic
 from samcore.config import DecoderConfig
 from samcore_tflite.export import exporter_fingerprint, tflite_model
 
 #: Exports this process has run (tests read it to prove a cache hit).
 export_count = 0
-
-
-def cache_dir() -> Path:
-    """Where exported files live."""
-    configured = os.environ.get("SAMCORE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "samcore" / "tflite"
 
 
 def cache_path(
@@ -38,7 +31,7 @@ def cache_path(
         f"decoder-{weights_sha256}-{grid[0]}x{grid[1]}-{points}pts-{quantize or 'float32'}-{mask}"
         f"-samcore{samcore.__version__}-{exporter_fingerprint()}.tflite"
     )
-    return cache_dir() / name
+    return cache_dir("tflite") / name
 
 
 def export_to_cache(
@@ -54,16 +47,7 @@ def export_to_cache(
     """Export one file into the cache (overwriting) and return its path."""
     global export_count
     path = cache_path(weights_sha256, grid, points=points, quantize=quantize, with_mask_input=with_mask_input)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = tflite_model(params, config, points=points, quantize=quantize, grid=grid, with_mask_input=with_mask_input)
-    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp made it private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_atomic(path, tflite_model(params, config, points=points, quantize=quantize, grid=grid,
+                                    with_mask_input=with_mask_input))
     export_count += 1
     return path

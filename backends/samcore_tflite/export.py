@@ -10,9 +10,6 @@ schema module) with flatbuffers; never TensorFlow or torch.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -21,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 import samcore
+from samcore.cache import source_fingerprint
 from samcore.config import DecoderConfig, expected_shapes
 from samcore_tflite.ir import Graph
 
@@ -29,15 +27,9 @@ _SOURCES = ("samcore.spec", "samcore_onnx", "samcore_tflite")
 METADATA_NAME = "samcore"
 
 
-@functools.cache
 def exporter_fingerprint() -> str:
-    """Short sha256 of the spec's, the tracer's and this package's source (part of cache keys)."""
-    digest = hashlib.sha256()
-    for package in _SOURCES:
-        folder = Path(importlib.import_module(package).__file__).parent
-        for source in sorted(folder.glob("*.py")):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return digest.hexdigest()[:16]
+    """Short sha256 of the spec's and the exporter's source: part of every cache key."""
+    return source_fingerprint(*_SOURCES)
 
 
 def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:

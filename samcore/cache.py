@@ -1,0 +1,48 @@
+"""The on-disk cache that backends keep exported models in (shared by every backend).
+
+The folder is ``$SAMCORE_CACHE`` when set, else ``~/.cache/samcore/<kind>``. Files
+are written atomically (a temporary file in the same folder, then a rename), so
+concurrent processes at worst export twice. A backend names its files by weights
+hash, export options, samcore's version and ``source_fingerprint`` of the code that
+exported them, so a change to that code never reuses an old file.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib
+import os
+import tempfile
+from pathlib import Path
+
+
+def cache_dir(kind: str) -> Path:
+    """Where a backend's exported files live (``kind``: "onnx", "tflite", ...)."""
+    configured = os.environ.get("SAMCORE_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "samcore" / kind
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path``, readable by all, replacing any old file in one rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp made it private
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@functools.cache
+def source_fingerprint(*packages: str) -> str:
+    """Short sha256 of the ``.py`` sources of ``packages`` (e.g. the spec and an exporter)."""
+    digest = hashlib.sha256()
+    for package in packages:
+        folder = Path(importlib.import_module(package).__file__).parent
+        for source in sorted(folder.glob("*.py")):
+            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
