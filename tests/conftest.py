@@ -61,6 +61,15 @@ def parity_case(request, tmp_path_factory) -> ParityCase:
     return ParityCase(request.param, config, grid, sam, decoder, checkpoint)
 
 
+@pytest.fixture(scope="module")
+def cache_folder(tmp_path_factory):
+    """A fresh $SAMCORE_CACHE for one test module (exports there start from nothing)."""
+    with pytest.MonkeyPatch.context() as mp:
+        folder = tmp_path_factory.mktemp("cache")
+        mp.setenv("SAMCORE_CACHE", str(folder))
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def tiny_decoder() -> Decoder:
     """A small decoder (C=32, 8x8 grid) for fast property and input tests."""

@@ -32,13 +32,7 @@ VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
 CPU = ["CPUExecutionProvider"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_folder(tmp_path_factory):
-    """Every graph of this module is cached in a fresh folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("onnx_cache")
-        mp.setenv("SAMCORE_CACHE", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("cache_folder")  # every export of this module: a fresh folder
 
 
 @pytest.fixture(scope="module")

@@ -26,13 +26,7 @@ TINY, TINY_GRID = CONFIGS["tiny"]
 VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cache_folder(tmp_path_factory):
-    """Every file of this module is cached in a fresh folder."""
-    with pytest.MonkeyPatch.context() as mp:
-        folder = tmp_path_factory.mktemp("tflite_cache")
-        mp.setenv("SAMCORE_CACHE", str(folder))
-        yield folder
+pytestmark = pytest.mark.usefixtures("cache_folder")  # every export of this module: a fresh folder
 
 
 @pytest.fixture(scope="module")
