@@ -37,6 +37,9 @@ class DecoderOutput:
 class Decoder:
     """SAM's prompt encoder + mask decoder on one backend.
 
+    ``set_image`` keeps per-image state, so one Decoder serves one thread (or guard it
+    with a lock); decoders are cheap to create per thread and share exported models.
+
     >>> dec = Decoder.from_weights("sam_vit_b.safetensors")
     >>> out = dec.predict(embedding, point_coords=[[[500, 375]]], point_labels=[[1]])
     """
