@@ -136,12 +136,13 @@ def test_reduced_precision_within_declared_tolerance_and_smaller(vit_b_params, d
         _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), True,
                             TFLiteBackend.tolerances[dtype])
     grid = (VIT_B_GRID, VIT_B_GRID)
-    options = {"points": 8, "with_mask_input": False}
+    options = {"points": 8, "with_mask_input": False, "multimask_output": True}
     reference = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
-    reference.interpreter(grid, False, 8)  # exports the float32 file
-    size = {q: cache.cache_path(backend.weights_sha256, grid, quantize=q, **options).stat().st_size
-            for q in (None, backend.quantize)}
-    assert size[backend.quantize] < size_ratio * size[None], size
+    reference.interpreter(grid, False, 8)  # exports the float32 files
+    for which in (0, 1):  # per image, per prompt
+        size = {q: cache.fast_cache_paths(backend.weights_sha256, grid, quantize=q, **options)[which].stat().st_size
+                for q in (None, backend.quantize)}
+        assert size[backend.quantize] < size_ratio * size[None], (which, size)
 
 
 def test_batched_prompts_equal_each_alone(tiny_params) -> None:
@@ -191,7 +192,7 @@ def test_interpreters_and_files_are_reused(tiny_params) -> None:
     exports = cache.export_count
     for got, want in zip(first.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first._interpreters) == 1
+    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first._interpreters) == 2
     second = TFLiteBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     second.decode(embedding, prompts, True)
     assert cache.export_count == exports  # the same weights: the cached file
@@ -199,11 +200,14 @@ def test_interpreters_and_files_are_reused(tiny_params) -> None:
 
 def test_a_corrupt_cache_file_is_exported_again(tiny_params) -> None:
     backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
-    path = cache.cache_path(backend.weights_sha256, (4, 4), points=8, quantize=None, with_mask_input=False)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"not a model")
+    paths = cache.fast_cache_paths(backend.weights_sha256, (4, 4), points=8, quantize=None, with_mask_input=False,
+                                   multimask_output=True)
+    paths[1].parent.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        path.write_bytes(b"not a model")
     backend.interpreter((4, 4), False, 8)
-    assert "samcore" in tflite_metadata(path)
+    backend.image_interpreter((4, 4))
+    assert all("samcore" in tflite_metadata(path) for path in paths)
 
 
 def test_registered_with_alias_and_dtypes() -> None:
@@ -248,3 +252,21 @@ def test_cli_exports_and_prints_size_and_ops(tiny_params, tmp_path, capsys, quan
     assert f"wrote {out}" in text and " MB, " in text and "FULLY_CONNECTED" in text and "GELU" in text
     assert ("DEQUANTIZE" in text) == bool(quantize)
     assert tflite_ops(out) == sorted(text.rsplit(": ", 1)[1].strip().split(", "))
+
+
+def test_set_image_runs_the_per_image_graph_once(tiny_params) -> None:
+    rng = np.random.default_rng(5)
+    embedding = rng.standard_normal((1, TINY.embed_dim, TINY_GRID, TINY_GRID)).astype(np.float32)
+    grid = (TINY_GRID, TINY_GRID)
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
+    backend.set_image(embedding)
+    assert backend.image_runs == 1
+    for multimask in (True, False):
+        prompts = check_prompts(rng.random((2, 2, 2)).astype(np.float32) * 100, [[1, 0], [1, 1]], None, None, grid,
+                                TINY.frame_size(grid))
+        logits, iou = backend.decode(embedding, prompts, multimask)
+        fresh = TFLiteBackend(tiny_params, TINY, "cpu", "float32").decode(embedding.copy(), prompts, multimask)
+        np.testing.assert_array_equal(logits, fresh[0])
+        np.testing.assert_array_equal(iou, fresh[1])
+        assert logits.shape[1] == iou.shape[1] == (TINY.num_mask_tokens - 1 if multimask else 1)
+    assert backend.image_runs == 1  # the features were reused

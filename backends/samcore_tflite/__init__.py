@@ -6,6 +6,8 @@ itself unavailable where the runtime is missing.
 
 - ``export_tflite(params, config, path, *, points, quantize=None | "fp16" | "int8", ...)``
   writes a .tflite file of builtin operators and returns their sorted names.
+  (the plain spec; the CLI's ``samcore export tflite``). ``export.fast_tflite_models`` gives
+  the fast formulation's per-image and per-prompt files, what ``TFLiteBackend`` runs.
 - ``tflite_ops(path)``: the builtin operators a .tflite file uses (read back with the schema).
 - ``TFLiteBackend``: ``samcore.Decoder(..., backend="tflite", dtype="float32" | "float16" | "int8")``.
 """

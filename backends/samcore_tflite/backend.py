@@ -1,4 +1,4 @@
-"""``TFLiteBackend``: .tflite files written from the spec, run by LiteRT's interpreter (imported only when used)."""
+"""``TFLiteBackend``: .tflite files of the spec's fast formulation, run by LiteRT (imported only when used)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabiliti
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
 from samcore.inputs import Prompts
-from samcore.spec.mask_decoder import select_masks
 from samcore.spec.prompt_encoder import PADDING_LABEL
 
 #: samcore dtype -> ``export_tflite(quantize=...)``.
@@ -33,9 +32,13 @@ def gathered_tokens(prompts: Prompts) -> int:
 
 
 class TFLiteBackend(Backend):
-    """The decoder as .tflite files (``samcore_tflite.export_tflite``) of builtin operators, one
-    per embedding grid, mask input or not and number of tokens, cached on disk per weights
-    hash, run by ``ai_edge_litert``'s Interpreter (XNNPACK on the CPU).
+    """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
+    operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
+    run by ``ai_edge_litert``'s Interpreter (XNNPACK on the CPU): per grid, one per-image file
+    (embedding -> tokens, t2i_keys, t2i_values, i2t_queries), run once by ``set_image``, and
+    per-prompt files (one per mask input or not, number of tokens and ``multimask_output``)
+    that take those features, or with mask input the embedding itself, and compute only the
+    returned masks. An embedding other than ``set_image``'s gets its features on the fly.
 
     The graphs take one prompt of N tokens: prompts are gathered on the host, padded with
     points (0, 0) labelled -1 to N and decoded one at a time. ``points`` fixes N (prompts
@@ -44,7 +47,7 @@ class TFLiteBackend(Backend):
     one per CPU). Both are constructor keywords, defaulting to these class attributes.
 
     Thread safety: a TFLite Interpreter is not thread-safe, so one lock per backend
-    serialises its decodes (and interpreter creation); decode in parallel with one Decoder
+    serialises its runs (and interpreter creation); decode in parallel with one Decoder
     per thread (the exported files are shared through the cache).
     """
 
@@ -101,9 +104,11 @@ class TFLiteBackend(Backend):
         self.num_threads = num_threads if num_threads is not None else type(self).num_threads
         self.quantize = QUANTIZE[dtype]
         self.weights_sha256 = params_sha256(params, config)
-        self._interpreters: dict[tuple[tuple[int, int], bool, int], Any] = {}
-        self._paths: dict[tuple[tuple[int, int], bool, int], Path] = {}
+        self._interpreters: dict[tuple, Any] = {}
+        self._paths: dict[tuple, Path] = {}
         self._lock = threading.Lock()
+        self._image: tuple[np.ndarray, dict[str, np.ndarray]] | None = None  # set_image's embedding, features
+        self.image_runs = 0  # runs of the per-image interpreter (tests count them)
 
     # --- prompts -----------------------------------------------------------------------------------
 
@@ -144,31 +149,47 @@ class TFLiteBackend(Backend):
 
     # --- interpreters ------------------------------------------------------------------------------
 
-    def interpreter(self, grid: tuple[int, int], with_mask_input: bool, points: int) -> Any:
-        """The interpreter for a grid, mask input or not and N tokens: created once, from the
-        cached file (exported on a miss, or when the cached file does not load or match).
-        Callers hold ``self._lock`` while they use it."""
-        key = (tuple(grid), with_mask_input, points)
+    def interpreter(
+        self, grid: tuple[int, int], with_mask_input: bool, points: int, multimask_output: bool = True
+    ) -> Any:
+        """The per-prompt interpreter for a grid, mask input or not, N tokens and multimask
+        setting: created once, from the cached file (exported on a miss, or when the cached
+        file does not load or match). Callers hold ``self._lock`` while they use it."""
+        return self._interpreter((tuple(grid), with_mask_input, points, multimask_output))
+
+    def image_interpreter(self, grid: tuple[int, int]) -> Any:
+        """The per-image interpreter for a grid: embedding [1, C, h, w] -> features."""
+        return self._interpreter((tuple(grid), None, None, None))
+
+    def _interpreter(self, key: tuple) -> Any:
         if key not in self._interpreters:
             self._paths[key], self._interpreters[key] = self._open(*key)
         return self._interpreters[key]
 
-    def model_files(self) -> dict[tuple[tuple[int, int], bool, int], Path]:
-        """(grid, mask input, points) -> the .tflite file of each interpreter opened so far."""
+    def model_files(self) -> dict[tuple, Path]:
+        """(grid, mask input, points, multimask) -> the .tflite file of each interpreter opened
+        so far; (grid, None, None, None) for the per-image file."""
         return dict(self._paths)
 
-    def _open(self, grid: tuple[int, int], with_mask_input: bool, points: int) -> tuple[Path, Any]:
-        from samcore_tflite.cache import cache_path, export_to_cache
+    def _open(
+        self, grid: tuple[int, int], with_mask_input: bool | None, points: int | None, multimask_output: bool | None
+    ) -> tuple[Path, Any]:
+        from samcore_tflite.cache import export_fast_to_cache, fast_cache_paths
         from samcore_tflite.runtime import open_interpreter
 
-        options = {"points": points, "quantize": self.quantize, "with_mask_input": with_mask_input}
-        path = cache_path(self.weights_sha256, grid, **options)
+        if with_mask_input is None:  # the per-image file, the same in every export: made with the commonest
+            options, which = {"points": DEFAULT_POINTS, "with_mask_input": False, "multimask_output": True}, 0
+        else:
+            options = {"points": points, "with_mask_input": with_mask_input, "multimask_output": multimask_output}
+            which = 1
+        path = fast_cache_paths(self.weights_sha256, grid, quantize=self.quantize, **options)[which]
         if path.exists() and self._matches(path):
             try:
                 return path, open_interpreter(str(path), self.num_threads)
             except Exception:  # a truncated or foreign file: export again
                 pass
-        path = export_to_cache(self.params, self.config, self.weights_sha256, grid, **options)
+        path = export_fast_to_cache(self.params, self.config, self.weights_sha256, grid, quantize=self.quantize,
+                                    **options)[which]
         return path, open_interpreter(str(path), self.num_threads)
 
     def _matches(self, path: Path) -> bool:
@@ -185,27 +206,48 @@ class TFLiteBackend(Backend):
 
     # --- decoding ----------------------------------------------------------------------------------
 
+    def set_image(self, image_embedding: np.ndarray) -> None:
+        """Run the per-image interpreter once for the following ``decode`` calls on this very array."""
+        self._image = (image_embedding, self._features(image_embedding))
+
+    def _features(self, image_embedding: np.ndarray) -> dict[str, np.ndarray]:
+        """The per-image interpreter's outputs for an embedding [1, C, h, w], by name."""
+        with self._lock:
+            it = self.image_interpreter((image_embedding.shape[-2], image_embedding.shape[-1]))
+            (embedding,) = it.get_input_details()
+            it.set_tensor(embedding["index"], np.ascontiguousarray(image_embedding, np.float32))
+            it.invoke()
+            self.image_runs += 1
+            return {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
+
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Pad and gather on the host, run each prompt through the interpreter, select masks."""
+        """Pad and gather on the host, then run each prompt through the per-prompt interpreter
+        (on ``set_image``'s features, or the embedding itself with mask input)."""
         p = self.reference_prompts(prompts)
         coords, labels = p.labelled_points()  # N tokens: the padding makes them never empty
         grid = (image_embedding.shape[-2], image_embedding.shape[-1])
+        if p.mask_input is not None:
+            image = {"image_embedding": np.ascontiguousarray(image_embedding, np.float32)}
+        elif self._image is not None and self._image[0] is image_embedding:
+            image = self._image[1]
+        else:
+            image = self._features(image_embedding)
         outputs = []
         with self._lock:
-            it = self.interpreter(grid, p.mask_input is not None, coords.shape[1])
+            it = self.interpreter(grid, p.mask_input is not None, coords.shape[1], multimask_output)
             inputs = {d["name"]: d["index"] for d in it.get_input_details()}
             results = {d["name"]: d["index"] for d in it.get_output_details()}
+            for name, value in image.items():
+                it.set_tensor(inputs[name], value)
             for i in range(p.batch):
-                it.set_tensor(inputs["image_embedding"], image_embedding)
-                it.set_tensor(inputs["point_coords"], coords[i : i + 1])
+                it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[i : i + 1], np.float32))
                 it.set_tensor(inputs["point_labels"], labels[i : i + 1].astype(np.int32))
                 if p.mask_input is not None:
-                    it.set_tensor(inputs["mask_input"], p.mask_input[i : i + 1])
+                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(p.mask_input[i : i + 1], np.float32))
                 it.invoke()
                 outputs.append((it.get_tensor(results["low_res_logits"]), it.get_tensor(results["iou_predictions"])))
         masks = np.concatenate([o[0] for o in outputs])
         iou = np.concatenate([o[1] for o in outputs])
-        masks, iou = select_masks(masks, iou, multimask_output)
         return np.ascontiguousarray(masks, np.float32), np.ascontiguousarray(iou, np.float32)

@@ -3,7 +3,9 @@
 Pipeline: ``trace.static_graph`` (samcore_onnx's tracer, B = 1, N = ``points``) ->
 ``lower.lower`` (ONNX nodes -> builtins, constants folded) -> ``rewrite.optimize``
 (GELU, bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
-``writer.serialize``. Needs onnx (tracing, shape inference) and ai-edge-litert (the
+``writer.serialize``. ``fast_tflite_models`` runs the same pipeline on
+``trace.static_fast_graphs`` (``samcore.spec.fast``: a per-image and a per-prompt
+file, what ``TFLiteBackend`` runs). Needs onnx (tracing, shape inference) and ai-edge-litert (the
 schema module) with flatbuffers; never TensorFlow or torch.
 """
 
@@ -61,6 +63,79 @@ def build_graph(
         raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
     model = static_graph(_checked_params(params, config), config, tuple(grid), int(points), with_mask_input)
     return apply_quantization(optimize(lower(model)), quantize)
+
+
+def build_fast_graphs(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    points: int,
+    with_mask_input: bool,
+    multimask_output: bool,
+    quantize: str | None = None,
+) -> tuple[Graph, Graph]:
+    """The fast formulation (``samcore.spec.fast``) as (per-image, per-prompt) ``ir.Graph``s
+    of TFLite builtins (see ``fast_tflite_models`` for the I/O)."""
+    from samcore_tflite.lower import lower
+    from samcore_tflite.quantize import quantize as apply_quantization
+    from samcore_tflite.rewrite import optimize
+    from samcore_tflite.trace import static_fast_graphs
+
+    if not isinstance(points, int | np.integer) or points < 1:
+        raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
+    models = static_fast_graphs(_checked_params(params, config), config, tuple(grid), int(points),
+                                with_mask_input, multimask_output)
+    image, prompt = (apply_quantization(optimize(lower(model)), quantize) for model in models)
+    return image, prompt
+
+
+def fast_tflite_models(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    *,
+    points: int,
+    quantize: str | None = None,
+    grid: tuple[int, int] | None = None,
+    with_mask_input: bool = False,
+    multimask_output: bool = True,
+) -> tuple[bytes, bytes]:
+    """The fast formulation as two .tflite flatbuffers' bytes: (per image, per prompt).
+
+    Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
+    i2t_queries [1, heads, HW, d] (the same for every points / mask / multimask setting).
+    Per prompt (B = 1, N = ``points`` gathered tokens as ``export_tflite``): point_coords
+    [1, N, 2] float32, point_labels [1, N] int32, then without ``with_mask_input`` the
+    per-image outputs (same names), with it image_embedding and mask_input [1, 1, 4h, 4w]
+    -> low_res_logits [1, M, 4h, 4w], iou_predictions [1, M]: the returned masks only
+    (M = T-1 with ``multimask_output``, else 1).
+    """
+    from samcore_onnx.export import default_grid, params_sha256
+
+    from samcore_tflite.writer import serialize
+
+    grid = tuple(grid) if grid is not None else default_grid(config)
+    image, prompt = build_fast_graphs(params, config, grid, points, with_mask_input, multimask_output, quantize)
+    metadata = {
+        "samcore.version": samcore.__version__,
+        "samcore.exporter": exporter_fingerprint(),
+        "samcore.weights_sha256": params_sha256(params, config),
+        "samcore.grid": f"{grid[0]}x{grid[1]}",
+        "samcore.quantize": quantize or "none",
+        "samcore.config": dataclasses.asdict(config),
+        "samcore.formulation": "fast",
+    }
+    image_meta = {**metadata, "samcore.graph": "image"}
+    prompt_meta = {**metadata, "samcore.graph": "prompt", "samcore.points": int(points),
+                   "samcore.mask_input": with_mask_input, "samcore.multimask_output": multimask_output}
+    weights = quantize or "float32"
+    return (
+        serialize(image, f"SAM decoder per-image features (samcore.spec.fast), grid {grid[0]}x{grid[1]}, "
+                         f"weights {weights}", {METADATA_NAME: json.dumps(image_meta).encode()}),
+        serialize(prompt, f"SAM decoder per-prompt graph (samcore.spec.fast): {points} points, grid "
+                          f"{grid[0]}x{grid[1]}, {'with' if with_mask_input else 'without'} mask input, "
+                          f"{'multimask' if multimask_output else 'single mask'}, weights {weights}",
+                  {METADATA_NAME: json.dumps(prompt_meta).encode()}),
+    )
 
 
 def tflite_model(

@@ -85,3 +85,96 @@ def fold_constants(model: Any) -> tuple[list[Any], dict[str, np.ndarray]]:
         else:
             nodes.append(node)
     return nodes, constants
+
+
+def static_fast_graphs(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    points: int,
+    with_mask_input: bool,
+    multimask_output: bool,
+) -> tuple[Any, Any]:
+    """``samcore.spec.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
+    labels int32, every shape static (``samcore_onnx.graphs.fast_graphs`` with static shapes).
+
+    Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
+    i2t_queries [1, heads, HW, d]. Per prompt: point_coords [1, N, 2] float32,
+    point_labels [1, N] int32, then without ``with_mask_input`` the per-image outputs (same
+    names), with it image_embedding and mask_input [1, 1, 4h, 4w] -> low_res_logits
+    [1, M, 4h, 4w], iou_predictions [1, M] (M = T-1 with ``multimask_output``, else 1).
+    Returns the two ``onnx.ModelProto`` with shapes inferred.
+    """
+    import dataclasses
+
+    import onnx
+    import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
+    from samcore_onnx.graphs import _ShapeOnly
+    from samcore_onnx.tracer import Graph, Traced
+
+    from samcore.spec.fast import ImageFeatures, decode_fast, image_features
+
+    h, w = grid
+    embedding_shape = (1, config.embed_dim, h, w)
+    image = Graph(OPSET)
+    traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
+    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
+    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
+    constants = {name: value for name, value in fields.items() if name not in per_image}
+    for name, value in per_image.items():
+        image.output(value, name)
+
+    prompt = Graph(OPSET)
+    coords = prompt.input("point_coords", F32, (1, points, 2))
+    labels = prompt.input("point_labels", np.int32, (1, points))
+    if with_mask_input:
+        embedding = prompt.input("image_embedding", F32, embedding_shape)
+        mask_input = prompt.input("mask_input", F32, (1, 1, 4 * h, 4 * w))
+        features = ImageFeatures(**dict.fromkeys(per_image), **constants, embedding=embedding)
+    else:
+        inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
+        features = ImageFeatures(**inputs, **constants, embedding=_ShapeOnly(embedding_shape))
+        mask_input = None
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output)
+    prompt.output(logits, "low_res_logits")
+    prompt.output(iou, "iou_predictions")
+    models = (image.model("samcore_image_static", ""), prompt.model("samcore_prompt_static", ""))
+    return tuple(_static_shapes(onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True))
+                 for m in models)
+
+
+def _static_shapes(model: Any) -> Any:
+    """``model`` with its run-time shape arithmetic evaluated: Shape of a value of static
+    shape, then int64 ops on constants only, folded into initializers until shape inference
+    leaves no symbolic dim (the tracer reads a dim it inferred, -1 in a reshape, at run time)."""
+    import onnx
+    from onnx import numpy_helper
+    from onnx.reference import ReferenceEvaluator
+
+    while True:
+        graph = model.graph
+        constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+        shapes = {}
+        for info in (*graph.input, *graph.value_info, *graph.output):
+            dims = info.type.tensor_type.shape.dim
+            if all(d.HasField("dim_value") for d in dims):
+                shapes[info.name] = tuple(d.dim_value for d in dims)
+        folded = {}
+        for node in graph.node:
+            if node.op_type == "Shape" and node.input[0] in shapes:
+                start = next((a.i for a in node.attribute if a.name == "start"), 0)
+                end = next((a.i for a in node.attribute if a.name == "end"), None)
+                folded[node.output[0]] = np.array(shapes[node.input[0]][start:end], np.int64)
+            elif (node.op_type not in ("Identity", "Expand") and node.input
+                  and all(n in constants and constants[n].dtype == np.int64 and constants[n].size <= 16
+                          for n in node.input if n)):
+                outputs = ReferenceEvaluator(node).run(None, {n: constants[n] for n in node.input if n})
+                folded.update(zip(node.output, (np.asarray(v) for v in outputs), strict=True))
+        if not folded:
+            return model
+        nodes = [n for n in graph.node if not any(o in folded for o in n.output)]
+        del graph.node[:]
+        graph.node.extend(nodes)
+        graph.initializer.extend(numpy_helper.from_array(v, k) for k, v in folded.items())
+        del graph.value_info[:]  # inferred again, now with the folded shapes
+        model = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
