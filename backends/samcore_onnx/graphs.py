@@ -149,8 +149,13 @@ def fast_graphs(
     opset: int,
     with_mask_input: bool,
     multimask_output: bool,
+    prompt_dims: tuple[int | str, int | str] = ("B", "N"),
+    label_dtype: type = np.int64,
 ) -> tuple[Graph, Graph]:
     """``samcore.spec.fast`` as (per-image graph, per-prompt graph) for one grid.
+
+    ``prompt_dims`` (B, N): symbolic names for dynamic sizes, or ints for static graphs
+    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32).
 
     Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
     on it, by field name: tokens [1, HW, C], t2i_keys, t2i_values, i2t_queries
@@ -174,11 +179,12 @@ def fast_graphs(
         image.output(value, name)
 
     prompt = Graph(opset)
-    coords = prompt.input("point_coords", F32, ("B", "N", 2))
-    labels = prompt.input("point_labels", np.int64, ("B", "N"))
+    batch, points = prompt_dims
+    coords = prompt.input("point_coords", F32, (batch, points, 2))
+    labels = prompt.input("point_labels", label_dtype, (batch, points))
     if with_mask_input:
         embedding = prompt.input("image_embedding", F32, embedding_shape)
-        mask_input = prompt.input("mask_input", F32, ("B", 1, 4 * h, 4 * w))
+        mask_input = prompt.input("mask_input", F32, (batch, 1, 4 * h, 4 * w))
         # decode_fast reads only the embedding and the constants on this path
         features = ImageFeatures(**dict.fromkeys(per_image), **constants, embedding=embedding)
     else:

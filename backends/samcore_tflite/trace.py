@@ -105,39 +105,11 @@ def static_fast_graphs(
     [1, M, 4h, 4w], iou_predictions [1, M] (M = T-1 with ``multimask_output``, else 1).
     Returns the two ``onnx.ModelProto`` with shapes inferred.
     """
-    import dataclasses
-
     import onnx
-    import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
-    from samcore_onnx.graphs import _ShapeOnly
-    from samcore_onnx.tracer import Graph, Traced
+    from samcore_onnx.graphs import fast_graphs
 
-    from samcore.spec.fast import ImageFeatures, decode_fast, image_features
-
-    h, w = grid
-    embedding_shape = (1, config.embed_dim, h, w)
-    image = Graph(OPSET)
-    traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
-    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
-    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
-    constants = {name: value for name, value in fields.items() if name not in per_image}
-    for name, value in per_image.items():
-        image.output(value, name)
-
-    prompt = Graph(OPSET)
-    coords = prompt.input("point_coords", F32, (1, points, 2))
-    labels = prompt.input("point_labels", np.int32, (1, points))
-    if with_mask_input:
-        embedding = prompt.input("image_embedding", F32, embedding_shape)
-        mask_input = prompt.input("mask_input", F32, (1, 1, 4 * h, 4 * w))
-        features = ImageFeatures(**dict.fromkeys(per_image), **constants, embedding=embedding)
-    else:
-        inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
-        features = ImageFeatures(**inputs, **constants, embedding=_ShapeOnly(embedding_shape))
-        mask_input = None
-    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output)
-    prompt.output(logits, "low_res_logits")
-    prompt.output(iou, "iou_predictions")
+    image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output,
+                                prompt_dims=(1, points), label_dtype=np.int32)
     models = (image.model("samcore_image_static", ""), prompt.model("samcore_prompt_static", ""))
     return tuple(_static_shapes(onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True))
                  for m in models)
