@@ -1,9 +1,7 @@
-"""On-disk cache of exported .tflite files: one per weights hash and export options.
-
-The folder is ``$SAMCORE_CACHE`` when set (shared with samcore_onnx's graphs), else
-``~/.cache/samcore/tflite``. A file's name holds the weights hash, grid, points,
-quantization, mask input, samcore's version and the exporter fingerprint. Files are
-written atomically (temporary name, then rename): concurrent processes at worst export twice.
+"""On-disk cache of the TFLite backend's exported files (the fast formulation's per-image and
+per-prompt .tflite), in ``samcore.cache.cache_dir("tflite")``. A file's name holds the
+weights hash, grid, quantization (and for the per-prompt file points, mask input and
+multimask setting), samcore's version and the exporter fingerprint.
 """
 
 from __future__ import annotations
@@ -16,41 +14,10 @@ import numpy as np
 import samcore
 from samcore.cache import cache_dir, write_atomic
 from samcore.config import DecoderConfig
-from samcore_tflite.export import exporter_fingerprint, fast_tflite_models, tflite_model
+from samcore_tflite.export import exporter_fingerprint, fast_tflite_models
 
 #: Exports this process has run (tests read it to prove a cache hit).
 export_count = 0
-
-
-def cache_path(
-    weights_sha256: str, grid: tuple[int, int], *, points: int, quantize: str | None, with_mask_input: bool
-) -> Path:
-    """The cache file for one weights hash and set of export options."""
-    mask = "mask" if with_mask_input else "nomask"
-    name = (
-        f"decoder-{weights_sha256}-{grid[0]}x{grid[1]}-{points}pts-{quantize or 'float32'}-{mask}"
-        f"-samcore{samcore.__version__}-{exporter_fingerprint()}.tflite"
-    )
-    return cache_dir("tflite") / name
-
-
-def export_to_cache(
-    params: Mapping[str, np.ndarray],
-    config: DecoderConfig,
-    weights_sha256: str,
-    grid: tuple[int, int],
-    *,
-    points: int,
-    quantize: str | None,
-    with_mask_input: bool,
-) -> Path:
-    """Export one file into the cache (overwriting) and return its path."""
-    global export_count
-    path = cache_path(weights_sha256, grid, points=points, quantize=quantize, with_mask_input=with_mask_input)
-    write_atomic(path, tflite_model(params, config, points=points, quantize=quantize, grid=grid,
-                                    with_mask_input=with_mask_input))
-    export_count += 1
-    return path
 
 
 def fast_cache_paths(

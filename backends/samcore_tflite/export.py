@@ -34,6 +34,13 @@ def exporter_fingerprint() -> str:
     return source_fingerprint(*_SOURCES)
 
 
+def _checked_points(points: object) -> int:
+    """``points`` (tokens per prompt after gathering) as an int >= 1, else a ValueError."""
+    if not isinstance(points, int | np.integer) or points < 1:
+        raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
+    return int(points)
+
+
 def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
     arrays = {}
     for key, shape in expected_shapes(config).items():
@@ -59,9 +66,8 @@ def build_graph(
     from samcore_tflite.rewrite import optimize
     from samcore_tflite.trace import static_graph
 
-    if not isinstance(points, int | np.integer) or points < 1:
-        raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
-    model = static_graph(_checked_params(params, config), config, tuple(grid), int(points), with_mask_input)
+    model = static_graph(_checked_params(params, config), config, tuple(grid), _checked_points(points),
+                         with_mask_input)
     return apply_quantization(optimize(lower(model)), quantize)
 
 
@@ -81,9 +87,7 @@ def build_fast_graphs(
     from samcore_tflite.rewrite import optimize
     from samcore_tflite.trace import static_fast_graphs
 
-    if not isinstance(points, int | np.integer) or points < 1:
-        raise ValueError(f"points: expected an int >= 1 (tokens per prompt after gathering), got {points!r}")
-    models = static_fast_graphs(_checked_params(params, config), config, tuple(grid), int(points),
+    models = static_fast_graphs(_checked_params(params, config), config, tuple(grid), _checked_points(points),
                                 with_mask_input, multimask_output)
     image, prompt = (apply_quantization(optimize(lower(model)), quantize) for model in models)
     return image, prompt
