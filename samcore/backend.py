@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 import numpy as np
@@ -107,3 +107,20 @@ class Backend(abc.ABC):
         with ``multimask_output`` else 1, equal to ``samcore.spec.decode`` within
         ``tolerances[dtype]``.
         """
+
+
+def decode_in_steps(
+    batch: int, step: int, decode_step: Callable[[slice], tuple[np.ndarray, np.ndarray]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Run ``decode_step`` on the prompts ``slice``s of a batch, ``step`` prompts at a time, into
+    outputs allocated once: logits [batch, M, H, W] and IoU [batch, M] float32 (no copies
+    that grow with the batch, whose pages dominate a large batch's cost otherwise)."""
+    logits = iou = None  # allocated when the first step gives M, H, W
+    for start in range(0, batch, step):
+        part = slice(start, min(start + step, batch))
+        step_logits, step_iou = decode_step(part)
+        if logits is None:
+            logits = np.empty((batch, *step_logits.shape[1:]), np.float32)
+            iou = np.empty((batch, *step_iou.shape[1:]), np.float32)
+        logits[part], iou[part] = step_logits, step_iou
+    return logits, iou

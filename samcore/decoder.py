@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from samcore.backend import decode_in_steps
 from samcore.config import DecoderConfig, expected_shapes, infer_config
 from samcore.errors import InputError
 from samcore.inputs import check_embedding, check_prompts
@@ -118,13 +119,12 @@ class Decoder:
         grid = embedding.shape[-2:]
         frame = self.config.frame_size(grid)
         prompts = check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame)
-        chunks = [
-            self.backend.decode(embedding, prompts.chunk(start, start + PROMPTS_PER_PASS), multimask_output)
-            for start in range(0, prompts.batch, PROMPTS_PER_PASS)
-        ]
-        logits = np.concatenate([c[0] for c in chunks])
-        iou = np.concatenate([c[1] for c in chunks])
-        return DecoderOutput(logits.astype(np.float32), iou.astype(np.float32), frame)
+        logits, iou = decode_in_steps(
+            prompts.batch,
+            PROMPTS_PER_PASS,
+            lambda part: self.backend.decode(embedding, prompts.chunk(part.start, part.stop), multimask_output),
+        )
+        return DecoderOutput(logits, iou, frame)
 
     def to_torch(self):  # -> samcore_torch.SamDecoder (torch is imported only here)
         """This decoder's weights as a native ``torch.nn.Module`` (needs ``samcore[torch]``)."""

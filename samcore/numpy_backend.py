@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samcore.backend import Availability, Backend
+from samcore.backend import Availability, Backend, decode_in_steps
 from samcore.inputs import Prompts
 from samcore.spec.fast import ImageFeatures, decode_fast, image_features
 
@@ -45,10 +45,9 @@ class NumpyBackend(Backend):
         """The fast formulation, ``PROMPTS_PER_STEP`` prompts at a time."""
         features = self._features_of(image_embedding)
         coords, labels = prompts.labelled_points()
-        steps = []
-        for start in range(0, prompts.batch, PROMPTS_PER_STEP):
-            part = slice(start, start + PROMPTS_PER_STEP)
+
+        def step(part: slice) -> tuple[np.ndarray, np.ndarray]:
             mask = None if prompts.mask_input is None else prompts.mask_input[part]
-            steps.append(decode_fast(self.params, self.config, features, coords[part], labels[part], mask,
-                                     multimask_output))
-        return np.concatenate([s[0] for s in steps]), np.concatenate([s[1] for s in steps])
+            return decode_fast(self.params, self.config, features, coords[part], labels[part], mask, multimask_output)
+
+        return decode_in_steps(prompts.batch, PROMPTS_PER_STEP, step)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.inputs import Prompts
 from samcore_onnx.export import params_sha256
@@ -159,13 +159,11 @@ class OnnxBackend(Backend):
         else:
             image = self._features(image_embedding)
         session = self.decode_session(image_embedding.shape[-2:], mask is not None, multimask_output)
-        steps, step = [], self.prompts_per_run or prompts.batch
-        for start in range(0, prompts.batch, step):
-            part = slice(start, start + step)
+
+        def run(part: slice) -> list[np.ndarray]:
             feed = {"point_coords": coords[part], "point_labels": labels[part], **image}
             if mask is not None:
                 feed["mask_input"] = mask[part]
-            steps.append(session.run(None, feed))
-        logits = steps[0][0] if len(steps) == 1 else np.concatenate([s[0] for s in steps])
-        iou = steps[0][1] if len(steps) == 1 else np.concatenate([s[1] for s in steps])
-        return np.ascontiguousarray(logits, np.float32), np.ascontiguousarray(iou, np.float32)
+            return session.run(None, feed)
+
+        return decode_in_steps(prompts.batch, self.prompts_per_run or prompts.batch, run)

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabilities, Tolerance
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabilities, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
 from samcore.inputs import Prompts
@@ -234,20 +234,19 @@ class TFLiteBackend(Backend):
             image = self._image[1]
         else:
             image = self._features(image_embedding)
-        outputs = []
         with self._lock:
             it = self.interpreter(grid, p.mask_input is not None, coords.shape[1], multimask_output)
             inputs = {d["name"]: d["index"] for d in it.get_input_details()}
             results = {d["name"]: d["index"] for d in it.get_output_details()}
             for name, value in image.items():
                 it.set_tensor(inputs[name], value)
-            for i in range(p.batch):
-                it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[i : i + 1], np.float32))
-                it.set_tensor(inputs["point_labels"], labels[i : i + 1].astype(np.int32))
+
+            def invoke(part: slice) -> tuple[np.ndarray, np.ndarray]:
+                it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[part], np.float32))
+                it.set_tensor(inputs["point_labels"], labels[part].astype(np.int32))
                 if p.mask_input is not None:
-                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(p.mask_input[i : i + 1], np.float32))
+                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(p.mask_input[part], np.float32))
                 it.invoke()
-                outputs.append((it.get_tensor(results["low_res_logits"]), it.get_tensor(results["iou_predictions"])))
-        masks = np.concatenate([o[0] for o in outputs])
-        iou = np.concatenate([o[1] for o in outputs])
-        return np.ascontiguousarray(masks, np.float32), np.ascontiguousarray(iou, np.float32)
+                return it.get_tensor(results["low_res_logits"]), it.get_tensor(results["iou_predictions"])
+
+            return decode_in_steps(p.batch, 1, invoke)
