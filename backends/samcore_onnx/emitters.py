@@ -119,7 +119,7 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     """
     b, m = hyper.shape[0], hyper.shape[1]
     h, w = grid
-    logits = hyper @ fast.upscaled_features(params, image).transpose(0, 2, 1)  # [B, M, 16 hw]
+    logits = hyper @ fast.upscaled_features(fast.upscaling_gemms(params), image).transpose(0, 2, 1)  # [B, M, 16 hw]
     swapped = logits.reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3)  # (.., di, dj, ei, ej) -> (.., di, ei, dj, ej)
     masks = swapped.reshape(-1, w, 4, 4).transpose(0, 2, 1, 3)  # (.., i, j, di ei, dj ej) -> (.., i, di ei, j, dj ej)
     return masks.reshape(b, m, 4 * h, 4 * w)

@@ -168,10 +168,17 @@ def _matmul(lw: Lowering, node: Any, attrs: dict) -> None:
 
 
 def _softmax(lw: Lowering, node: Any, attrs: dict) -> None:
+    """SOFTMAX runs over the last axis: another axis is swapped with it and back."""
+    x = lw.tensor(node.input[0])
     rank = len(lw.info[node.input[0]][0])
-    if attrs.get("axis", -1) % rank != rank - 1:
-        raise NotImplementedError("Softmax over an axis other than the last")
-    lw.emit(node, "SOFTMAX", [lw.tensor(node.input[0])], beta=1.0)
+    axis = attrs.get("axis", -1) % rank
+    if axis == rank - 1:
+        lw.emit(node, "SOFTMAX", [x], beta=1.0)
+        return
+    swap = list(range(rank))
+    swap[axis], swap[-1] = rank - 1, axis
+    y = lw.g.op("SOFTMAX", [lw.transpose(x, tuple(swap))], tuple(lw.g.shape(x)[p] for p in swap), beta=1.0)
+    lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(swap, np.int32))])
 
 
 def _layer_norm(lw: Lowering, node: Any, attrs: dict) -> None:

@@ -80,58 +80,65 @@ def image_features(
 def _attend_cached_image(params, key, q, image_keys, image_values, heads):
     """Tokens [B, N, C] attend to projected image keys/values [1|B, heads, HW, d] -> [B, N, C]."""
     qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
-    scores = (qh @ image_keys.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(qh.shape[-1]))
+    scores = (qh / np.float32(np.sqrt(qh.shape[-1]))) @ image_keys.transpose(0, 1, 3, 2)
     out = merge_heads(softmax(scores) @ image_values)
     return linear(out, params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
 
 
-def _attend_image(params, key, q, image, pe, heads):
-    """Tokens [B, N, C] attend to image tokens [B, HW, C] (keys image + pe), reassociated."""
+def _attend_image(params, key, q, image, image_pe, heads):
+    """Tokens [B, N, C] attend to image tokens [B, HW, C] (keys from ``image_pe`` = image + pe),
+    reassociated."""
     b, n, _ = q.shape
     wk, wv = params[f"{key}.k_proj.weight"], params[f"{key}.v_proj.weight"]  # [C', C]
     d = wk.shape[0] // heads
     qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
-    g = (qh @ wk.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
-    scores = (g @ (image + pe).transpose(0, 2, 1)) / np.float32(np.sqrt(d))  # [B, heads*N, HW]
+    g = ((qh / np.float32(np.sqrt(d))) @ wk.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
+    scores = g @ image_pe.transpose(0, 2, 1)  # [B, heads*N, HW]
     r = (softmax(scores) @ image).reshape(b, heads, n, -1)  # [B, heads, N, C]
     out = r @ wv.reshape(heads, d, -1).transpose(0, 2, 1) + params[f"{key}.v_proj.bias"].reshape(heads, 1, d)
     return linear(merge_heads(out), params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
 
 
-def _image_attends(params, key, image_scores, k_tokens, v_tokens, heads):
-    """Image tokens attend to tokens, given their scores [B, HW, heads, N] -> [B, HW, C].
+def _image_attends(params, key, scores, v_tokens, heads):
+    """Image tokens attend to tokens, given the scaled scores [B, heads, N, HW] (token-major:
+    each softmax runs down a column) -> [B, HW, C].
 
-    ``sum_h A_h (v_h Wo_h^T)``: one [HW, heads*N] x [heads*N, C] product.
+    ``sum_h A_h (v_h Wo_h^T)``: one [HW, heads*N] x [heads*N, C] product. Softmax rows sum
+    to one per head, so the output bias enters as ``bias / heads`` on every row of the
+    [heads*N, C] factor.
     """
-    b, hw, _, n = image_scores.shape
+    b, _, n, hw = scores.shape
     wo = params[f"{key}.out_proj.weight"]  # [C, C']
     d = wo.shape[1] // heads
     vh = split_heads(linear(v_tokens, params[f"{key}.v_proj.weight"], params[f"{key}.v_proj.bias"]), heads)
     u = (vh @ wo.T.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
-    weights = softmax(image_scores / np.float32(np.sqrt(d))).reshape(b, hw, heads * n)
-    return weights @ u + params[f"{key}.out_proj.bias"]
+    u = u + params[f"{key}.out_proj.bias"] / np.float32(heads)
+    weights = softmax(scores, axis=-2).reshape(b, heads * n, hw)
+    return weights.transpose(0, 2, 1) @ u
 
 
 def _token_keys(params, key, k_tokens, heads):
-    return split_heads(linear(k_tokens, params[f"{key}.k_proj.weight"], params[f"{key}.k_proj.bias"]), heads)
+    """Token keys [B, N, C] -> [B, heads, N, d], scaled by 1/sqrt(d) for the scores."""
+    kh = split_heads(linear(k_tokens, params[f"{key}.k_proj.weight"], params[f"{key}.k_proj.bias"]), heads)
+    return kh / np.float32(np.sqrt(kh.shape[-1]))
 
 
 def _image_attends_cached(params, key, image_queries, k_tokens, v_tokens, heads):
     """Image (projected queries [1|B, heads, HW, d]) attends to tokens [B, N, C] -> [B, HW, C]."""
-    scores = image_queries @ _token_keys(params, key, k_tokens, heads).transpose(0, 1, 3, 2)  # [B, heads, HW, N]
-    return _image_attends(params, key, scores.transpose(0, 2, 1, 3), k_tokens, v_tokens, heads)
+    scores = _token_keys(params, key, k_tokens, heads) @ image_queries.transpose(0, 1, 3, 2)  # [B, heads, N, HW]
+    return _image_attends(params, key, scores, v_tokens, heads)
 
 
-def _image_attends_reassociated(params, key, image, pe, k_tokens, v_tokens, heads):
-    """Image tokens [B, HW, C] (queries image + pe) attend to tokens [B, N, C] -> [B, HW, C]."""
+def _image_attends_reassociated(params, key, image_pe, k_tokens, v_tokens, heads):
+    """Image tokens (queries from ``image_pe`` = image + pe [B, HW, C]) attend to tokens [B, N, C] -> [B, HW, C]."""
     b, n, _ = k_tokens.shape
     wq = params[f"{key}.q_proj.weight"]  # [C', C]
     d = wq.shape[0] // heads
     kh = _token_keys(params, key, k_tokens, heads)  # [B, heads, N, d]
     p = (kh @ wq.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
-    bias = (kh @ params[f"{key}.q_proj.bias"].reshape(heads, d, 1)).reshape(b, 1, heads, n)
-    scores = ((image + pe) @ p.transpose(0, 2, 1)).reshape(b, -1, heads, n) + bias  # [B, HW, heads, N]
-    return _image_attends(params, key, scores, k_tokens, v_tokens, heads)
+    bias = kh @ params[f"{key}.q_proj.bias"].reshape(heads, d, 1)  # [B, heads, N, 1]
+    scores = (p @ image_pe.transpose(0, 2, 1)).reshape(b, heads, n, -1) + bias  # [B, heads, N, HW]
+    return _image_attends(params, key, scores, v_tokens, heads)
 
 
 def _transformer(params, features: ImageFeatures, image, block0, point_embedding, config):
@@ -151,15 +158,16 @@ def _transformer(params, features: ImageFeatures, image, block0, point_embedding
         if i == 0:
             out = _attend_cached_image(params, t2i, queries + qpe, block0[0], block0[1], heads)
         else:
-            out = _attend_image(params, t2i, queries + qpe, image, pe, heads)
+            image_pe = image + pe
+            out = _attend_image(params, t2i, queries + qpe, image, image_pe, heads)
         queries = _norm(params, f"{layer}.norm2", queries + out)
         queries = _norm(params, f"{layer}.norm3", queries + mlp_block(params, f"{layer}.mlp", queries))
         if i == 0:
             out = _image_attends_cached(params, i2t, block0[2], queries + qpe, queries, heads)
         else:
-            out = _image_attends_reassociated(params, i2t, image, pe, queries + qpe, queries, heads)
+            out = _image_attends_reassociated(params, i2t, image_pe, queries + qpe, queries, heads)
         image = _norm(params, f"{layer}.norm4", image + out)
-    out = _attend_image(params, f"{T}final_attn_token_to_image", queries + qpe, image, pe, heads)
+    out = _attend_image(params, f"{T}final_attn_token_to_image", queries + qpe, image, image + pe, heads)
     return _norm(params, f"{T}norm_final_attn", queries + out), image
 
 
@@ -168,36 +176,48 @@ def _transformer(params, features: ImageFeatures, image, block0, point_embedding
 UPSCALE_CHUNK = 128
 
 
-def _upscale_weights(params: Mapping[str, np.ndarray]) -> tuple[np.ndarray, ...]:
-    """The two transposed convs as GEMM weights [C, 4 C/4] and [C/4, 4 C/8] with columns
-    ordered (di, dj, channel), and their biases tiled to match."""
+@dataclasses.dataclass(frozen=True)
+class UpscalingGemms:
+    """The output upscaling as GEMM weights: the two transposed convs as [C, 4 C/4] and
+    [C/4, 4 C/8] with columns ordered (di, dj, channel), their biases tiled to match, and
+    the LayerNorm2d between them (``upscaling_gemms``)."""
+
+    w1: np.ndarray
+    b1: np.ndarray
+    norm_weight: np.ndarray
+    norm_bias: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+
+
+def upscaling_gemms(params: Mapping[str, np.ndarray]) -> UpscalingGemms:
+    """``output_upscaling``'s weights rearranged for ``upscaled_features`` (once per call, not per chunk)."""
     k = f"{D}output_upscaling"
     w1, w2 = params[f"{k}.0.weight"], params[f"{k}.3.weight"]  # [C, C/4, 2, 2], [C/4, C/8, 2, 2]
-    return (
+    return UpscalingGemms(
         w1.transpose(0, 2, 3, 1).reshape(w1.shape[0], -1), np.tile(params[f"{k}.0.bias"], 4),
+        params[f"{k}.1.weight"], params[f"{k}.1.bias"],
         w2.transpose(0, 2, 3, 1).reshape(w2.shape[0], -1), np.tile(params[f"{k}.3.bias"], 4),
     )
 
 
-def upscaled_features(params: Mapping[str, np.ndarray], image: np.ndarray) -> np.ndarray:
+def upscaled_features(gemms: UpscalingGemms, image: np.ndarray) -> np.ndarray:
     """Image tokens [B, n, C] -> upscaled features [B, 16 n, C/8] of the 16 pixels
     (4i + 2di + ei, 4j + 2dj + ej) of each token (i, j), in the order (token, di, dj, ei, ej):
     conv-transpose GEMM, LayerNorm2d and GELU per pixel, conv-transpose GEMM, GELU."""
     b, n, _ = image.shape
-    w1, b1, w2, b2 = _upscale_weights(params)
-    c4, c8 = w2.shape[0], w2.shape[1] // 4
-    k = f"{D}output_upscaling"
-    x = (image @ w1 + b1).reshape(b, 4 * n, c4)
-    x = gelu(layer_norm(x, params[f"{k}.1.weight"], params[f"{k}.1.bias"], eps=1e-6))
-    return gelu((x @ w2 + b2).reshape(b, 16 * n, c8))
+    c4, c8 = gemms.w2.shape[0], gemms.w2.shape[1] // 4
+    x = (image @ gemms.w1 + gemms.b1).reshape(b, 4 * n, c4)
+    x = gelu(layer_norm(x, gemms.norm_weight, gemms.norm_bias, eps=1e-6))
+    return gelu((x @ gemms.w2 + gemms.b2).reshape(b, 16 * n, c8))
 
 
-def upscaled_mask_logits(params: Mapping[str, np.ndarray], image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
+def upscaled_mask_logits(gemms: UpscalingGemms, image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
     """Image tokens [B, n, C] and hypernetwork weights [B, M, C/8] -> logits [B, n, 16, M]
     of the 16 pixels of each token (``upscaled_features``' order): the features' product
     with the hypernetwork weights."""
     b, n, _ = image.shape
-    return (upscaled_features(params, image) @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
+    return (upscaled_features(gemms, image) @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
 
 
 def pixels_to_masks(logits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -214,10 +234,11 @@ def mask_logits(params, image: np.ndarray, hyper: np.ndarray, grid: tuple[int, i
     [B, M, 4h, 4w], a cache-sized chunk of tokens of one prompt at a time."""
     b, hw, _ = image.shape
     logits = np.empty((b, hw, 16, hyper.shape[1]), np.float32)
+    gemms = upscaling_gemms(params)
     for p in range(b):
         for start in range(0, hw, UPSCALE_CHUNK):
             part = slice(start, start + UPSCALE_CHUNK)
-            logits[p, part] = upscaled_mask_logits(params, image[p : p + 1, part], hyper[p : p + 1])[0]
+            logits[p, part] = upscaled_mask_logits(gemms, image[p : p + 1, part], hyper[p : p + 1])[0]
     return pixels_to_masks(logits, grid)
 
 

@@ -113,9 +113,12 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 @graph_hook
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """LayerNorm over the last axis: x [..., C], weight/bias [C] (``torch.nn.LayerNorm``)."""
-    mean = x.mean(axis=-1, keepdims=True)
-    var = np.square(x - mean).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
+    centred = x - x.mean(axis=-1, keepdims=True)
+    var = np.square(centred).mean(axis=-1, keepdims=True)
+    centred /= np.sqrt(var + np.float32(eps))  # in place: one [..., C] temporary in all
+    centred *= weight
+    centred += bias
+    return centred
 
 
 @graph_hook
