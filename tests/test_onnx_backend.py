@@ -182,7 +182,8 @@ def test_fast_graphs_pass_checker_and_have_metadata(tiny_params, tmp_path, with_
     head = c // TINY.attention_downsample_rate // heads
     embedding = {"image_embedding": [1, c, g, g]}
     per_head = [1, heads, g * g, head]
-    features = {"tokens": [1, g * g, c], "t2i_keys": per_head, "t2i_values": per_head, "i2t_queries": per_head}
+    features = {"tokens": [1, g * g, c], "t2i_keys": per_head, "t2i_values": per_head, "i2t_queries": per_head,
+                "upscale_base": [1, g * g, c]}
     assert _dims(models.image_features.graph.input) == embedding
     assert _dims(models.image_features.graph.output) == features
     points = {"point_coords": ["B", "N", 2], "point_labels": ["B", "N"]}

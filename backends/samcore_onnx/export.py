@@ -115,7 +115,7 @@ def export_onnx(
 class FastModels(NamedTuple):
     """The fast formulation's two models for one grid (see ``export_fast_onnx``)."""
 
-    image_features: onnx.ModelProto  # image_embedding -> tokens, t2i_keys, t2i_values, i2t_queries
+    image_features: onnx.ModelProto  # image_embedding -> ImageFeatures' per-image fields
     decode: onnx.ModelProto  # points (+ features, or embedding and mask_input) -> low_res_logits, iou_predictions
 
 
@@ -132,7 +132,8 @@ def export_fast_onnx(
     """The fast formulation (``samcore.spec.fast``) for embeddings of ``grid`` (h, w), as two models.
 
     ``image_features``: image_embedding [1, C, h, w] float32 -> tokens [1, HW, C],
-    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d] (``spec.fast.image_features``),
+    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]
+    (``spec.fast.image_features``),
     run once per image.
 
     ``decode``: point_coords [B, N, 2] float32, point_labels [B, N] int64 (labelled

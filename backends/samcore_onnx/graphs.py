@@ -159,7 +159,8 @@ def fast_graphs(
 
     Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
     on it, by field name: tokens [1, HW, C], t2i_keys, t2i_values, i2t_queries
-    [1, heads, HW, d]. Fields that do not (pe [HW, C]) are constants of the per-prompt graph.
+    [1, heads, HW, d], upscale_base [1, HW, 4 C/4]. Fields that do not (pe [HW, C]) are
+    constants of the per-prompt graph.
 
     Per prompt: point_coords [B, N, 2] float32 and point_labels [B, N] int64 (labelled
     points, ``Prompts.labelled_points``), then without ``with_mask_input`` the per-image

@@ -474,6 +474,13 @@ def _broadcast_to(array: Any, shape: Sequence[DimLike], subok: bool = False) -> 
     return x._op("Expand", [x, g.shape_value(shape)], shape=_broadcast(x._shape, shape))
 
 
+def _ones_like(a: Traced, dtype: Any = None, **kwargs: Any) -> Traced:
+    dtype = np.dtype(dtype or a.dtype)
+    if all(isinstance(d, int) for d in a.shape):
+        return _traced(a.graph, np.ones(a.shape, dtype), dtype)
+    return _broadcast_to(_traced(a.graph, np.ones((1,) * a.ndim, dtype), dtype), a.shape)
+
+
 def _clip(a: Traced, a_min: Any, a_max: Any, **kwargs: Any) -> Traced:
     g = a.graph
     return a._op("Clip", [a, g.const(a_min, a.dtype), g.const(a_max, a.dtype)])
@@ -483,6 +490,7 @@ _FUNCTIONS: dict[Callable[..., Any], Callable[..., Any]] = {
     np.concatenate: _concatenate,
     np.stack: _stack,
     np.broadcast_to: _broadcast_to,
+    np.ones_like: _ones_like,
     np.clip: _clip,
     np.mean: lambda a, axis=None, dtype=None, out=None, keepdims=False: a.mean(axis, dtype, keepdims=keepdims),
     np.sum: lambda a, axis=None, dtype=None, out=None, keepdims=False: a.sum(axis, dtype, keepdims=keepdims),

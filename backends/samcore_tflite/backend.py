@@ -35,7 +35,7 @@ class TFLiteBackend(Backend):
     """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
     operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
     run by ``ai_edge_litert``'s Interpreter (XNNPACK on the CPU): per grid, one per-image file
-    (embedding -> tokens, t2i_keys, t2i_values, i2t_queries), run once by ``set_image``, and
+    (embedding -> ``ImageFeatures``' per-image fields), run once by ``set_image``, and
     per-prompt files (one per mask input or not, number of tokens and ``multimask_output``)
     that take those features, or with mask input the embedding itself, and compute only the
     returned masks. An embedding other than ``set_image``'s gets its features on the fly.

@@ -106,7 +106,7 @@ def fast_tflite_models(
     """The fast formulation as two .tflite flatbuffers' bytes: (per image, per prompt).
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
-    i2t_queries [1, heads, HW, d] (the same for every points / mask / multimask setting).
+    i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4] (the same for every points / mask / multimask setting).
     Per prompt (B = 1, N = ``points`` gathered tokens as ``export_tflite``): point_coords
     [1, N, 2] float32, point_labels [1, N] int32, then without ``with_mask_input`` the
     per-image outputs (same names), with it image_embedding and mask_input [1, 1, 4h, 4w]

@@ -24,7 +24,8 @@ from samcore_tflite.ir import NONE, Graph
 
 NCHW_TO_NHWC, NHWC_TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 _ELEMENTWISE = {"Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV"}
-_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Erf": "ERF", "Not": "LOGICAL_NOT"}
+_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Erf": "ERF", "Not": "LOGICAL_NOT", "Exp": "EXP"}
+_REDUCE = {"ReduceMax": "REDUCE_MAX", "ReduceSum": "SUM"}
 
 
 class Lowering:
@@ -168,21 +169,24 @@ def _matmul(lw: Lowering, node: Any, attrs: dict) -> None:
 
 
 def _softmax(lw: Lowering, node: Any, attrs: dict) -> None:
-    """SOFTMAX runs over the last axis: another axis is swapped with it and back."""
-    x = lw.tensor(node.input[0])
     rank = len(lw.info[node.input[0]][0])
-    axis = attrs.get("axis", -1) % rank
-    if axis == rank - 1:
-        lw.emit(node, "SOFTMAX", [x], beta=1.0)
-        return
-    swap = list(range(rank))
-    swap[axis], swap[-1] = rank - 1, axis
-    y = lw.g.op("SOFTMAX", [lw.transpose(x, tuple(swap))], tuple(lw.g.shape(x)[p] for p in swap), beta=1.0)
-    lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(swap, np.int32))])
+    if attrs.get("axis", -1) % rank != rank - 1:
+        raise NotImplementedError("Softmax over an axis other than the last")
+    lw.emit(node, "SOFTMAX", [lw.tensor(node.input[0])], beta=1.0)
+
+
+def _reduce(lw: Lowering, node: Any, attrs: dict) -> None:
+    """REDUCE_MAX / SUM over constant axes (an input, or the attribute before opset 18)."""
+    rank = len(lw.info[node.input[0]][0])
+    axes = lw.constant(node.input[1]) if len(node.input) > 1 else attrs["axes"]
+    axes = np.array([a % rank for a in np.ravel(axes)], np.int32)
+    lw.emit(node, _REDUCE[node.op_type], [lw.tensor(node.input[0]), lw.g.const(axes)],
+            keepDims=bool(attrs.get("keepdims", 1)))
 
 
 def _layer_norm(lw: Lowering, node: Any, attrs: dict) -> None:
-    """(x - mean) * rsqrt(mean((x - mean)^2) + eps) * gamma + beta over the last axis."""
+    """(x - mean) * rsqrt(mean((x - mean)^2) + eps) * gamma + beta over the last axis (and the
+    optional outputs mean and rsqrt(...))."""
     g = lw.g
     x, gamma, beta = (lw.tensor(n) for n in node.input)
     shape = g.shape(x)
@@ -197,6 +201,9 @@ def _layer_norm(lw: Lowering, node: Any, attrs: dict) -> None:
     inv = g.op("RSQRT", [g.op("ADD", [var, eps], reduced)], reduced)
     scaled = g.op("MUL", [g.op("MUL", [centred, inv], shape), gamma], shape)
     lw.emit(node, "ADD", [scaled, beta])
+    for output, value in zip(node.output[1:], (mean, inv), strict=False):  # optional Mean, InvStdDev
+        if output:
+            lw.names[output] = value
 
 
 def _stride_is_kernel(attrs: dict, k: int) -> None:
@@ -287,6 +294,7 @@ def _cast(lw: Lowering, node: Any, attrs: dict) -> None:
 _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     **dict.fromkeys(_ELEMENTWISE, _elementwise),
     **dict.fromkeys(_UNARY, _unary),
+    **dict.fromkeys(_REDUCE, _reduce),
     "MatMul": _matmul,
     "Softmax": _softmax,
     "LayerNormalization": _layer_norm,

@@ -99,7 +99,7 @@ def static_fast_graphs(
     labels int32, every shape static (``samcore_onnx.graphs.fast_graphs`` with static shapes).
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
-    i2t_queries [1, heads, HW, d]. Per prompt: point_coords [1, N, 2] float32,
+    i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]. Per prompt: point_coords [1, N, 2] float32,
     point_labels [1, N] int32, then without ``with_mask_input`` the per-image outputs (same
     names), with it image_embedding and mask_input [1, 1, 4h, 4w] -> low_res_logits
     [1, M, 4h, 4w], iou_predictions [1, M] (M = T-1 with ``multimask_output``, else 1).

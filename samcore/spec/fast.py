@@ -31,7 +31,7 @@ import numpy as np
 
 from samcore.config import MASK_DECODER, TRANSFORMER, DecoderConfig
 from samcore.spec.mask_decoder import mlp, output_tokens
-from samcore.spec.ops import gelu, graph_hook, layer_norm, linear, softmax
+from samcore.spec.ops import gelu, graph_hook, layer_norm, layer_norm_with_stats, linear, softmax
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
 from samcore.spec.transformer import attention, merge_heads, mlp_block, split_heads
 
@@ -47,6 +47,7 @@ class ImageFeatures:
     t2i_keys: np.ndarray  # [1, heads, HW, d] block 0, token->image attention keys
     t2i_values: np.ndarray  # [1, heads, HW, d] block 0, token->image attention values
     i2t_queries: np.ndarray  # [1, heads, HW, d] block 0, image->token attention queries
+    upscale_base: np.ndarray  # [1, HW, 4 C/4] tokens @ G_0, the per-image part of ``upscale_input``
     embedding: np.ndarray  # [1, C, h, w] the embedding itself (for prompts with mask input)
 
 
@@ -54,15 +55,17 @@ def _norm(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarr
     return layer_norm(x, params[f"{key}.weight"], params[f"{key}.bias"], eps=1e-5)
 
 
-def _image_side(params: Mapping[str, np.ndarray], tokens: np.ndarray, pe: np.ndarray, heads: int):
-    """Block 0's image-side projections of tokens [B|1, HW, C] -> three [B|1, heads, HW, d]."""
+def _image_side(params: Mapping[str, np.ndarray], config: DecoderConfig, tokens: np.ndarray, pe: np.ndarray):
+    """What depends on the image tokens [B|1, HW, C] alone: block 0's image-side projections
+    (three [B|1, heads, HW, d]) and ``upscale_input``'s base tokens @ G_0 [B|1, HW, 4 C/4]."""
     t2i, i2t = f"{T}layers.0.cross_attn_token_to_image", f"{T}layers.0.cross_attn_image_to_token"
     with_pe = tokens + pe
 
     def project(key: str, x: np.ndarray) -> np.ndarray:
-        return split_heads(linear(x, params[f"{key}.weight"], params[f"{key}.bias"]), heads)
+        return split_heads(linear(x, params[f"{key}.weight"], params[f"{key}.bias"]), config.num_heads)
 
-    return project(f"{t2i}.k_proj", with_pe), project(f"{t2i}.v_proj", tokens), project(f"{i2t}.q_proj", with_pe)
+    base = tokens @ upscale_weight_chain(params, config)[0]
+    return project(f"{t2i}.k_proj", with_pe), project(f"{t2i}.v_proj", tokens), project(f"{i2t}.q_proj", with_pe), base
 
 
 def image_features(
@@ -73,8 +76,7 @@ def image_features(
     tokens = (image_embedding + no_mask_embedding(params, 1, (h, w))).reshape(1, c, h * w).transpose(0, 2, 1)
     tokens = tokens.copy()  # C order, as every matmul wants (a method: graph tracers take it as the identity)
     pe = np.ascontiguousarray(dense_positional_encoding(params, (h, w)).reshape(c, h * w).T)
-    keys, values, queries = _image_side(params, tokens, pe, config.num_heads)
-    return ImageFeatures(tokens, pe, keys, values, queries, image_embedding)
+    return ImageFeatures(tokens, pe, *_image_side(params, config, tokens, pe), image_embedding)
 
 
 def _attend_cached_image(params, key, q, image_keys, image_values, heads):
@@ -99,13 +101,25 @@ def _attend_image(params, key, q, image, image_pe, heads):
     return linear(merge_heads(out), params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
 
 
-def _image_attends(params, key, scores, v_tokens, heads):
+@dataclasses.dataclass(frozen=True)
+class ImageUpdate:
+    """One layer's image-side step, image' = LayerNorm(image + weights^T u): the image->token
+    attention weights [B, R, HW] (token-major, R = heads N), the factor u [B, R, C], and
+    the norm's mean and 1/std [B, HW, 1]."""
+
+    weights: np.ndarray
+    u: np.ndarray
+    mean: np.ndarray
+    inv_std: np.ndarray
+
+
+def _image_attention(params, key, scores, v_tokens, heads):
     """Image tokens attend to tokens, given the scaled scores [B, heads, N, HW] (token-major:
-    each softmax runs down a column) -> [B, HW, C].
+    each softmax runs down a column) -> (weights [B, heads*N, HW], u [B, heads*N, C]),
+    the output being weights^T u [B, HW, C].
 
     ``sum_h A_h (v_h Wo_h^T)``: one [HW, heads*N] x [heads*N, C] product. Softmax rows sum
-    to one per head, so the output bias enters as ``bias / heads`` on every row of the
-    [heads*N, C] factor.
+    to one per head, so the output bias enters as ``bias / heads`` on every row of u.
     """
     b, _, n, hw = scores.shape
     wo = params[f"{key}.out_proj.weight"]  # [C, C']
@@ -113,8 +127,7 @@ def _image_attends(params, key, scores, v_tokens, heads):
     vh = split_heads(linear(v_tokens, params[f"{key}.v_proj.weight"], params[f"{key}.v_proj.bias"]), heads)
     u = (vh @ wo.T.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
     u = u + params[f"{key}.out_proj.bias"] / np.float32(heads)
-    weights = softmax(scores, axis=-2).reshape(b, heads * n, hw)
-    return weights.transpose(0, 2, 1) @ u
+    return softmax(scores, axis=-2).reshape(b, heads * n, hw), u
 
 
 def _token_keys(params, key, k_tokens, heads):
@@ -123,14 +136,15 @@ def _token_keys(params, key, k_tokens, heads):
     return kh / np.float32(np.sqrt(kh.shape[-1]))
 
 
-def _image_attends_cached(params, key, image_queries, k_tokens, v_tokens, heads):
-    """Image (projected queries [1|B, heads, HW, d]) attends to tokens [B, N, C] -> [B, HW, C]."""
+def _image_attention_cached(params, key, image_queries, k_tokens, v_tokens, heads):
+    """Image (projected queries [1|B, heads, HW, d]) attends to tokens [B, N, C] -> ``_image_attention``'s factors."""
     scores = _token_keys(params, key, k_tokens, heads) @ image_queries.transpose(0, 1, 3, 2)  # [B, heads, N, HW]
-    return _image_attends(params, key, scores, v_tokens, heads)
+    return _image_attention(params, key, scores, v_tokens, heads)
 
 
-def _image_attends_reassociated(params, key, image_pe, k_tokens, v_tokens, heads):
-    """Image tokens (queries from ``image_pe`` = image + pe [B, HW, C]) attend to tokens [B, N, C] -> [B, HW, C]."""
+def _image_attention_reassociated(params, key, image_pe, k_tokens, v_tokens, heads):
+    """Image tokens (queries from ``image_pe`` = image + pe [B, HW, C]) attend to tokens [B, N, C]
+    -> ``_image_attention``'s factors."""
     b, n, _ = k_tokens.shape
     wq = params[f"{key}.q_proj.weight"]  # [C', C]
     d = wq.shape[0] // heads
@@ -138,14 +152,16 @@ def _image_attends_reassociated(params, key, image_pe, k_tokens, v_tokens, heads
     p = (kh @ wq.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
     bias = kh @ params[f"{key}.q_proj.bias"].reshape(heads, d, 1)  # [B, heads, N, 1]
     scores = (p @ image_pe.transpose(0, 2, 1)).reshape(b, heads, n, -1) + bias  # [B, heads, N, HW]
-    return _image_attends(params, key, scores, v_tokens, heads)
+    return _image_attention(params, key, scores, v_tokens, heads)
 
 
 def _transformer(params, features: ImageFeatures, image, block0, point_embedding, config):
     """The two-way transformer on image tokens [1|B, HW, C] with block 0's image-side
-    projections ``block0`` -> (tokens [B, N, C], image tokens [B, HW, C])."""
+    projections ``block0`` -> (tokens [B, N, C], image tokens [B, HW, C], each layer's
+    ``ImageUpdate``)."""
     heads, pe = config.num_heads, features.pe
     queries, qpe = point_embedding, point_embedding
+    updates = []
     for i in range(config.depth):
         layer = f"{T}layers.{i}"
         if i == 0:
@@ -163,12 +179,16 @@ def _transformer(params, features: ImageFeatures, image, block0, point_embedding
         queries = _norm(params, f"{layer}.norm2", queries + out)
         queries = _norm(params, f"{layer}.norm3", queries + mlp_block(params, f"{layer}.mlp", queries))
         if i == 0:
-            out = _image_attends_cached(params, i2t, block0[2], queries + qpe, queries, heads)
+            weights, u = _image_attention_cached(params, i2t, block0[2], queries + qpe, queries, heads)
         else:
-            out = _image_attends_reassociated(params, i2t, image_pe, queries + qpe, queries, heads)
-        image = _norm(params, f"{layer}.norm4", image + out)
+            weights, u = _image_attention_reassociated(params, i2t, image_pe, queries + qpe, queries, heads)
+        norm = f"{layer}.norm4"
+        image, mean, inv_std = layer_norm_with_stats(
+            image + weights.transpose(0, 2, 1) @ u, params[f"{norm}.weight"], params[f"{norm}.bias"], eps=1e-5
+        )
+        updates.append(ImageUpdate(weights, u, mean, inv_std))
     out = _attend_image(params, f"{T}final_attn_token_to_image", queries + qpe, image, image + pe, heads)
-    return _norm(params, f"{T}norm_final_attn", queries + out), image
+    return _norm(params, f"{T}norm_final_attn", queries + out), image, updates
 
 
 #: Image tokens upscaled per step: the step's features (~0.5 MB) stay in a core's L2
@@ -201,23 +221,67 @@ def upscaling_gemms(params: Mapping[str, np.ndarray]) -> UpscalingGemms:
     )
 
 
-def upscaled_features(gemms: UpscalingGemms, image: np.ndarray) -> np.ndarray:
-    """Image tokens [B, n, C] -> upscaled features [B, 16 n, C/8] of the 16 pixels
+def upscale_weight_chain(params: Mapping[str, np.ndarray], config: DecoderConfig) -> list[np.ndarray]:
+    """[G_0, ..., G_depth]: the first upscaling GEMM's weight [C, 4 C/4] as seen from each
+    layer's input image tokens. G_depth = W1, and G_i = diag(gamma_i) G_{i+1}, gamma_i the
+    gain of layer i's norm4 (which makes layer i + 1's input)."""
+    chain = [upscaling_gemms(params).w1]
+    for i in reversed(range(config.depth)):
+        chain.insert(0, params[f"{T}layers.{i}.norm4.weight"][:, None] * chain[0])
+    return chain
+
+
+def upscale_input(
+    params: Mapping[str, np.ndarray], config: DecoderConfig, base: np.ndarray, updates: list[ImageUpdate]
+) -> np.ndarray:
+    """The first upscaling GEMM's output, final image tokens @ W1 + b1 [B, HW, 4 C/4],
+    without that [HW, C] x [C, 4 C/4] product per prompt.
+
+    Each layer's image' = LayerNorm(image + A^T u) = r (image + A^T u - mean) * gamma + beta
+    (r = 1/std per token), so with ``upscale_weight_chain``'s G_i,
+    image' @ G_{i+1} = r (image @ G_i + A^T (u G_i) - mean colsum(G_i)) + beta G_{i+1}.
+    Unrolled from the per-image ``base`` = tokens @ G_0, the result is s * base + L^T R:
+    s the product of every layer's r, and one thin product whose rows are, per layer, the
+    attention weights and the mean (times the later r's) and the constant beta G_{i+1}
+    (with b1 on the last layer's).
+    """
+    gemms, chain = upscaling_gemms(params), upscale_weight_chain(params, config)
+    b, hw, _ = updates[-1].mean.shape
+    k = gemms.w1.shape[1]
+    scale = np.ones_like(updates[-1].mean)  # [B, HW, 1] the later layers' r, multiplied up
+    ones = scale[:, :1]  # [B, 1, 1], to give constant rows the batch axis
+    lefts, rights = [], []  # [B, rows, HW], [B, rows, K]
+    for i in reversed(range(config.depth)):
+        step = updates[i]
+        constant = params[f"{T}layers.{i}.norm4.bias"] @ chain[i + 1]
+        if i == config.depth - 1:
+            constant = constant + gemms.b1
+        lefts.append(scale.reshape(b, 1, hw))
+        rights.append(ones * constant.reshape(1, 1, k))
+        scale = scale * step.inv_std
+        lefts += [step.weights * scale.reshape(b, 1, hw), (step.mean * scale).reshape(b, 1, hw)]
+        rights += [step.u @ chain[i], ones * -chain[i].sum(axis=0).reshape(1, 1, k)]
+    left, right = np.concatenate(lefts, axis=1), np.concatenate(rights, axis=1)
+    return scale * base + left.transpose(0, 2, 1) @ right
+
+
+def upscaled_features(gemms: UpscalingGemms, x: np.ndarray) -> np.ndarray:
+    """The first transposed conv's output [B, n, 4 C/4] (``upscale_input``; columns ordered
+    (di, dj, channel)) -> upscaled features [B, 16 n, C/8] of the 16 pixels
     (4i + 2di + ei, 4j + 2dj + ej) of each token (i, j), in the order (token, di, dj, ei, ej):
-    conv-transpose GEMM, LayerNorm2d and GELU per pixel, conv-transpose GEMM, GELU."""
-    b, n, _ = image.shape
+    LayerNorm2d and GELU per pixel, the second conv-transpose GEMM, GELU."""
+    b, n, _ = x.shape
     c4, c8 = gemms.w2.shape[0], gemms.w2.shape[1] // 4
-    x = (image @ gemms.w1 + gemms.b1).reshape(b, 4 * n, c4)
-    x = gelu(layer_norm(x, gemms.norm_weight, gemms.norm_bias, eps=1e-6))
-    return gelu((x @ gemms.w2 + gemms.b2).reshape(b, 16 * n, c8))
+    x = gelu(layer_norm(x.reshape(b * 4 * n, c4), gemms.norm_weight, gemms.norm_bias, eps=1e-6))
+    return gelu((x @ gemms.w2 + gemms.b2).reshape(b, 16 * n, c8))  # 2-d: runtimes fuse the bias into the GEMM
 
 
-def upscaled_mask_logits(gemms: UpscalingGemms, image: np.ndarray, hyper: np.ndarray) -> np.ndarray:
-    """Image tokens [B, n, C] and hypernetwork weights [B, M, C/8] -> logits [B, n, 16, M]
-    of the 16 pixels of each token (``upscaled_features``' order): the features' product
-    with the hypernetwork weights."""
-    b, n, _ = image.shape
-    return (upscaled_features(gemms, image) @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
+def upscaled_mask_logits(gemms: UpscalingGemms, x: np.ndarray, hyper: np.ndarray) -> np.ndarray:
+    """The first transposed conv's output [B, n, 4 C/4] and hypernetwork weights [B, M, C/8]
+    -> logits [B, n, 16, M] of the 16 pixels of each token (``upscaled_features``' order):
+    the features' product with the hypernetwork weights."""
+    b, n, _ = x.shape
+    return (upscaled_features(gemms, x) @ hyper.transpose(0, 2, 1)).reshape(b, n, 16, hyper.shape[1])
 
 
 def pixels_to_masks(logits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -229,16 +293,17 @@ def pixels_to_masks(logits: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
 
 
 @graph_hook  # a graph computes all tokens at once: its emitter skips the chunking
-def mask_logits(params, image: np.ndarray, hyper: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
-    """Image tokens [B, hw, C] and hypernetwork weights [B, M, C/8] -> mask logits
-    [B, M, 4h, 4w], a cache-sized chunk of tokens of one prompt at a time."""
-    b, hw, _ = image.shape
+def mask_logits(params, x: np.ndarray, hyper: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """The first transposed conv's output [B, hw, 4 C/4] (``upscale_input``) and hypernetwork
+    weights [B, M, C/8] -> mask logits [B, M, 4h, 4w], a cache-sized chunk of tokens of one
+    prompt at a time."""
+    b, hw, _ = x.shape
     logits = np.empty((b, hw, 16, hyper.shape[1]), np.float32)
     gemms = upscaling_gemms(params)
     for p in range(b):
         for start in range(0, hw, UPSCALE_CHUNK):
             part = slice(start, start + UPSCALE_CHUNK)
-            logits[p, part] = upscaled_mask_logits(gemms, image[p : p + 1, part], hyper[p : p + 1])[0]
+            logits[p, part] = upscaled_mask_logits(gemms, x[p : p + 1, part], hyper[p : p + 1])[0]
     return pixels_to_masks(logits, grid)
 
 
@@ -260,14 +325,15 @@ def decode_fast(
     tokens = np.concatenate([output_tokens(params, batch), sparse], axis=1)
     if mask_input is None:
         image, block0 = features.tokens, (features.t2i_keys, features.t2i_values, features.i2t_queries)
-    else:  # the dense prompt differs per prompt: so does block 0's image side
+        base = features.upscale_base
+    else:  # the dense prompt differs per prompt: so does everything on the image side
         image = (features.embedding + embed_mask(params, mask_input)).reshape(batch, c, h * w).transpose(0, 2, 1)
-        block0 = _image_side(params, image, features.pe, config.num_heads)
-    hs, image = _transformer(params, features, image, block0, tokens, config)
+        *block0, base = _image_side(params, config, image, features.pe)
+    hs, _, updates = _transformer(params, features, image, block0, tokens, config)
 
     num_masks = config.num_mask_tokens
     chosen = range(1, num_masks) if multimask_output else range(1)
     hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + i]) for i in chosen], axis=1)
-    logits = mask_logits(params, image, hyper, (h, w))
+    logits = mask_logits(params, upscale_input(params, config, base, updates), hyper, (h, w))
     iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
     return logits, iou

@@ -111,14 +111,25 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 @graph_hook
-def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
-    """LayerNorm over the last axis: x [..., C], weight/bias [C] (``torch.nn.LayerNorm``)."""
-    centred = x - x.mean(axis=-1, keepdims=True)
-    var = np.square(centred).mean(axis=-1, keepdims=True)
-    centred /= np.sqrt(var + np.float32(eps))  # in place: one [..., C] temporary in all
+def layer_norm_with_stats(
+    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """LayerNorm over the last axis (``torch.nn.LayerNorm``) and the statistics it used:
+    x [..., C], weight/bias [C] -> (y [..., C], mean [..., 1], 1 / sqrt(var + eps) [..., 1])."""
+    average = np.full(x.shape[-1], 1 / x.shape[-1], np.float32)  # means as matrix-vector products (fast)
+    mean = (x @ average)[..., None]
+    centred = x - mean
+    inv_std = np.float32(1) / np.sqrt(np.vecdot(centred, centred)[..., None] * average[0] + np.float32(eps))
+    centred *= inv_std  # in place: one [..., C] temporary in all
     centred *= weight
     centred += bias
-    return centred
+    return centred, mean, inv_std
+
+
+@graph_hook
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    """LayerNorm over the last axis: x [..., C], weight/bias [C] (``torch.nn.LayerNorm``)."""
+    return layer_norm_with_stats(x, weight, bias, eps)[0]
 
 
 @graph_hook

@@ -1,0 +1,35 @@
+"""The fast formulation (``samcore.spec.fast``) against the plain spec where its algebra is
+most exposed to rounding: ``upscale_input`` subtracts mean x colsum(G) from a product, so
+image tokens whose mean dwarfs their spread are its worst case."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from samcore.backend import FLOAT32_TOLERANCE
+from samcore.config import PRESETS, TRANSFORMER
+from samcore.inputs import check_prompts
+from samcore.random_weights import random_params
+from samcore.spec import decode
+from samcore.spec.fast import decode_fast, image_features
+
+CONFIG = PRESETS["sam_vit_b"]
+GRID = (64, 64)
+
+
+@pytest.mark.parametrize("offset", [0.0, 1000.0])
+def test_fast_equals_spec_when_token_means_dwarf_their_spread(offset: float) -> None:
+    params = random_params(CONFIG, seed=3)
+    for i in range(CONFIG.depth):  # every layer's image tokens get mean ~offset, spread ~1
+        key = f"{TRANSFORMER}layers.{i}.norm4.bias"
+        params[key] = params[key] + np.float32(offset)
+    rng = np.random.default_rng(4)
+    embedding = (rng.standard_normal((1, CONFIG.embed_dim, *GRID)) + offset).astype(np.float32)
+    coords, labels = np.array([[[300.0, 200.0], [520.0, 610.0]]], np.float32), np.array([[1, 0]])
+    prompts = check_prompts(coords, labels, None, None, GRID, CONFIG.frame_size(GRID))
+    spec = decode(params, CONFIG, embedding, coords, labels, None, None, True)
+    fast = decode_fast(params, CONFIG, image_features(params, CONFIG, embedding), *prompts.labelled_points(), None,
+                       True)
+    for name, got, want in zip(("low_res_logits", "iou_predictions"), fast, spec, strict=True):
+        assert np.all(np.abs(got - want) <= FLOAT32_TOLERANCE[name].bound(want)), (name, np.abs(got - want).max())
