@@ -8,9 +8,11 @@ median/min/max over the runs, for batches of 1, 16 and 64, with each figure's ra
 to Meta's official ONNX decoder (SamOnnxModel, legacy exporter, onnxruntime, one
 prompt per call, its resize to the original size left out), the GFLOP/s a single
 click achieves against this machine's measured sgemm peak, and the peak NumPy memory
-of a batch of 64 (tracemalloc; the numpy backend's arrays). Prints a table, writes JSON.
+of a batch of 64 (tracemalloc; the numpy backend's arrays). Decoders are timed round
+robin (each repetition runs every one of them), so the ratios hold on a host whose speed
+drifts. Prints a table, writes JSON.
 
-    python benchmarks/decoder.py [--runs 20] [--json benchmarks/results/decoder.json]
+    python benchmarks/decoder.py [--runs 20] [--json benchmarks/results/decoder.json] [--only onnx ...]
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import platform
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -48,9 +50,10 @@ def decoder_gflop(config: DecoderConfig, grid: int, tokens: int, masks: int) -> 
     hw, c, heads = grid * grid, config.embed_dim, config.num_heads
     cross = c // config.attention_downsample_rate
     image_attention = (config.depth - 1) * 4 + 2  # reassociated products against X: blocks >= 1, final
-    macs = image_attention * heads * tokens * c * hw  # (q Wk)(X+PE)^T, A X, (X+PE)(k Wq)^T, A U
-    macs += 2 * tokens * cross * hw + hw * heads * tokens * c  # block 0 from cached projections
-    macs += hw * c * c + 4 * hw * (c // 4) * (c // 2) + 16 * hw * (c // 8) * masks  # upscaling, masks
+    macs = image_attention * heads * tokens * c * hw  # (q Wk)(X+PE)^T, A X, (k Wq)(X+PE)^T, A^T U
+    macs += 3 * tokens * cross * hw + hw * heads * tokens * c  # block 0 from cached projections
+    macs += hw * config.depth * (heads * tokens + 3) * c  # upscale_input's thin product
+    macs += 4 * hw * (c // 4) * (c // 2) + 16 * hw * (c // 8) * masks  # second upscaling GEMM, masks
     return 2 * macs / 1e9
 
 
@@ -86,10 +89,13 @@ def _with_padding(coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, n
 DECODERS: dict[str, Decoder] = {}
 
 
-def _model_file_mb() -> dict[str, float]:
-    """Runner name -> MB of the model files its backend ran, for backends that say (``model_files``)."""
+def _model_file_mb(names: Sequence[str]) -> dict[str, float]:
+    """Runner name -> MB of the model files its backend ran, for the ``names`` whose backends
+    say (``model_files``)."""
     sizes = {}
     for name, decoder in DECODERS.items():
+        if name not in names:
+            continue
         files = getattr(decoder.backend, "model_files", dict)()
         if files:
             sizes[name] = sum(path.stat().st_size for path in files.values()) / 1e6
@@ -142,6 +148,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20, help="runs per figure (a quarter of them for 64 prompts)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--json", default="benchmarks/results/decoder.json", help="where to write the record")
+    parser.add_argument("--only", nargs="+", metavar="TEXT", help="time only the decoders whose name contains one")
     args = parser.parse_args()
 
     config = PRESETS["sam_vit_b"]
@@ -153,15 +160,22 @@ def main() -> None:
     gflop = decoder_gflop(config, GRID, tokens=config.num_mask_tokens + 1 + 2, masks=config.num_mask_tokens - 1)
 
     runners = _samcore_runners(params, config, embedding) | _official_runners(params, config, args.threads, embedding)
+    if args.only:
+        runners = {name: runner for name, runner in runners.items() if any(text in name for text in args.only)}
 
+    # Round robin: each repetition times every decoder once, so the host's slow and fast
+    # spells (common on shared machines) fall on all of them alike and the ratios hold.
+    times: dict[str, dict[int, list[float]]] = {name: {batch: [] for batch in BATCHES} for name in runners}
+    for batch in BATCHES:
+        calls = {name: functools.partial(run, *prompts[batch]) for name, (run, _) in runners.items()}
+        for call in calls.values():
+            call()  # warm-up
+        for _ in range(args.runs if batch < 64 else max(3, args.runs // 4)):
+            for name, call in calls.items():
+                times[name][batch].append(_seconds(call) * 1e3 / batch)
     results = {}
     for name, (run, set_image_ms) in runners.items():
-        row = {"set_image_ms": set_image_ms}
-        for batch in BATCHES:
-            call = functools.partial(run, *prompts[batch])
-            call()  # warm-up
-            runs = args.runs if batch < 64 else max(3, args.runs // 4)
-            row[str(batch)] = _stats([_seconds(call) * 1e3 / batch for _ in range(runs)])
+        row = {"set_image_ms": set_image_ms, **{str(batch): _stats(times[name][batch]) for batch in BATCHES}}
         if name.startswith("samcore numpy"):
             tracemalloc.start()
             run(*prompts[64])
@@ -170,7 +184,6 @@ def main() -> None:
         if name.startswith(FAST_FORMULATION):
             row["gflops_1_prompt"] = gflop / (row["1"]["median_ms"] / 1e3)
         results[name] = row
-        print(f"measured {name}")
 
     base = results.get(OFFICIAL_ONNX)
     print(f"\nViT-B decoder, ms per prompt: median (min-max) of {args.runs} runs ({max(3, args.runs // 4)} for 64), "
@@ -190,7 +203,7 @@ def main() -> None:
     for name, row in results.items():
         if "peak_numpy_mb_64_prompts" in row:
             print(f"{name}: peak NumPy memory for 64 prompts {row['peak_numpy_mb_64_prompts']:.0f} MB")
-    sizes = _model_file_mb()
+    sizes = _model_file_mb(list(results))
     for name, mb in sizes.items():
         print(f"model file of {name}: {mb:.2f} MB")
     record = {
