@@ -8,9 +8,8 @@ median/min/max over the runs, for batches of 1, 16 and 64, with each figure's ra
 to Meta's official ONNX decoder (SamOnnxModel, legacy exporter, onnxruntime, one
 prompt per call, its resize to the original size left out), the GFLOP/s a single
 click achieves against this machine's measured sgemm peak, and the peak NumPy memory
-of a batch of 64 (tracemalloc; the numpy backend's arrays). Decoders are timed round
-robin (each repetition runs every one of them), so the ratios hold on a host whose speed
-drifts. Prints a table, writes JSON.
+of a batch of 64 (tracemalloc; the numpy backend's arrays). Prints a table, writes JSON.
+The host's speed drifts (shared machine): quote ratios, and run it twice.
 
     python benchmarks/decoder.py [--runs 20] [--json benchmarks/results/decoder.json] [--only onnx ...]
 """
@@ -163,16 +162,16 @@ def main() -> None:
     if args.only:
         runners = {name: runner for name, runner in runners.items() if any(text in name for text in args.only)}
 
-    # Round robin: each repetition times every decoder once, so the host's slow and fast
-    # spells (common on shared machines) fall on all of them alike and the ratios hold.
-    times: dict[str, dict[int, list[float]]] = {name: {batch: [] for batch in BATCHES} for name in runners}
-    for batch in BATCHES:
-        calls = {name: functools.partial(run, *prompts[batch]) for name, (run, _) in runners.items()}
-        for call in calls.values():
+    # Each decoder in turn, warm: a turn of another runtime would leave the caches cold and,
+    # for ONNX Runtime and OpenMP, idle threads spinning on both cores (measured: single
+    # clicks 1.5x slower, every decoder alike, when decoders take turns call by call).
+    times: dict[str, dict[int, list[float]]] = {name: {} for name in runners}
+    for name, (run, _) in runners.items():
+        for batch in BATCHES:
+            call = functools.partial(run, *prompts[batch])
             call()  # warm-up
-        for _ in range(args.runs if batch < 64 else max(3, args.runs // 4)):
-            for name, call in calls.items():
-                times[name][batch].append(_seconds(call) * 1e3 / batch)
+            runs = args.runs if batch < 64 else max(3, args.runs // 4)
+            times[name][batch] = [_seconds(call) * 1e3 / batch for _ in range(runs)]
     results = {}
     for name, (run, set_image_ms) in runners.items():
         row = {"set_image_ms": set_image_ms, **{str(batch): _stats(times[name][batch]) for batch in BATCHES}}
