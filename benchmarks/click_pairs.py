@@ -14,14 +14,20 @@ prompt as ``decoder.py`` (ViT-B preset, one foreground click plus SAM's padding 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import pathlib
-import platform
 import statistics
 
 import numpy as np
-from decoder import GRID, OFFICIAL_ONNX, _official_runners, _prompts, _samcore_runners, _seconds, sgemm_gflops
+from decoder import (
+    GRID,
+    OFFICIAL_ONNX,
+    _official_runners,
+    _prompts,
+    _samcore_runners,
+    _seconds,
+    sgemm_gflops,
+    write_record,
+)
 
 from samcore.config import PRESETS
 from samcore.random_weights import random_params
@@ -68,16 +74,8 @@ def main() -> None:
         ms, r = blocks[name], ratios[name]
         print(f"{name:<30}{f'{statistics.median(ms):.1f} ({min(ms):.1f}-{max(ms):.1f})':>24}"
               f"{f'{statistics.median(r):.2f}x ({min(r):.2f}-{max(r):.2f})':>22}")
-    record = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
-                    "numpy": np.__version__, "sgemm_gflops": peak, "load_average": os.getloadavg()},
-        "rounds": args.rounds, "clicks": args.clicks, "warmup": args.warmup,
-        "block_median_ms": blocks, "ratio_to_official_onnx": ratios,
-    }
-    out = pathlib.Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(f"wrote {out}")
+    write_record(args.json, args.threads, peak, {"rounds": args.rounds, "clicks": args.clicks, "warmup": args.warmup,
+                                                 "block_median_ms": blocks, "ratio_to_official_onnx": ratios})
 
 
 if __name__ == "__main__":

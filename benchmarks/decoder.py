@@ -205,17 +205,17 @@ def main() -> None:
     sizes = _model_file_mb(list(results))
     for name, mb in sizes.items():
         print(f"model file of {name}: {mb:.2f} MB")
-    record = {
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": args.threads,
-                    "numpy": np.__version__, "sgemm_gflops": peak, "load_average": os.getloadavg()},
-        "runs": args.runs,
-        "gflop_per_click": gflop,
-        "results": results,
-        "model_file_mb": sizes,
-    }
-    out = pathlib.Path(args.json)
+    write_record(args.json, args.threads, peak,
+                 {"runs": args.runs, "gflop_per_click": gflop, "results": results, "model_file_mb": sizes})
+
+
+def write_record(path: str, threads: int, sgemm_peak: float, fields: dict) -> None:
+    """Write ``fields`` and this machine's details as JSON to ``path``."""
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "threads": threads,
+               "numpy": np.__version__, "sgemm_gflops": sgemm_peak, "load_average": os.getloadavg()}
+    out = pathlib.Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
+    out.write_text(json.dumps({"machine": machine, **fields}, indent=2))
     print(f"wrote {out}")
 
 
