@@ -4,19 +4,21 @@ Every step is exact algebra on the plain spec (``decode``); only float32 roundin
 differs, and the conformance kit holds this to the spec's float32 tolerance.
 
 1. Per image, not per prompt. Without mask input the image tokens, their
-   positional encoding, and block 0's image-side projections (token->image keys and
-   values, image->token queries) depend only on the embedding: ``image_features``
-   computes them once and every prompt reuses them.
+   positional encoding, block 0's image-side projections (token->image keys and
+   values, image->token queries) and ``upscale_base`` depend only on the embedding:
+   ``image_features`` computes them once and every prompt reuses them.
 2. Reassociated attention. With ~5-20 prompt tokens, the 4096 image tokens are
    multiplied by small matrices instead of being projected:
    token->image ``(q_h Wk_h) (X + PE)^T`` and ``(A X) Wv_h^T``; image->token
-   ``(X + PE) (k_h Wq_h)^T`` and ``sum_h A_h (v_h Wo_h^T)``. Key biases add the same
-   score to every image token of a softmax row and cancel; value biases pass through
-   because attention rows sum to one.
+   ``(k_h Wq_h) (X + PE)^T`` (scores token-major) and ``sum_h A_h (v_h Wo_h^T)``. Key
+   biases add the same score to every image token of a softmax row and cancel; value
+   and output biases pass through because attention rows sum to one.
 3. Transposed convs with kernel = stride = 2 are one GEMM each, with output columns
    ordered so that no pixel shuffle is needed until the masks: LayerNorm2d and GELU
    act per pixel, so the upscaled features stay [pixels, channels] throughout, and
-   are made and consumed a cache-sized chunk of image tokens at a time.
+   after the first GEMM are made and consumed a cache-sized chunk of image tokens at
+   a time. The first GEMM itself is rebuilt from ``upscale_base`` and one thin product
+   (``upscale_input``): LayerNorm acts per token, so it commutes with the weight.
 4. Only the returned masks are computed (their hypernetwork MLPs and mask products).
 
 Shapes: B prompts, N tokens, HW image tokens, C channels, heads of width d.
@@ -192,7 +194,7 @@ def _transformer(params, features: ImageFeatures, image, block0, point_embedding
 
 
 #: Image tokens upscaled per step: the step's features (~0.5 MB) stay in a core's L2
-#: cache through both GEMMs, LayerNorm and the two GELUs.
+#: cache through LayerNorm2d, the two GELUs and the second GEMM.
 UPSCALE_CHUNK = 128
 
 
