@@ -26,7 +26,8 @@ PROVIDERS = {"CUDAExecutionProvider": "cuda", "CoreMLExecutionProvider": "coreml
 
 #: Prompts per run of the per-prompt graph on a CPU: one prompt's image tokens (4 MB at
 #: ViT-B size) stay in cache through the graph; larger steps are memory-bound. ViT-B, 16
-#: prompts on 2 cores, ms per prompt: 15.6 by 1, 16.4 by 2, 17.4 by 4, 17.1 by 16.
+#: prompts on 2 cores, ms per prompt (one process, rounds interleaved): 13.9 by 1, 15.9 by 2,
+#: 15.2 by 4, 15.6 by 16.
 CPU_PROMPTS_PER_RUN = 1
 
 
