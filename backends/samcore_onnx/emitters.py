@@ -54,8 +54,7 @@ def softmax(x: Traced, axis: int = -1) -> Traced:
 @emits(ops.layer_norm)
 def layer_norm(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> Traced:
     """LayerNormalization over the last axis (opset >= 17)."""
-    g = x.graph
-    return x._op("LayerNormalization", [x, g.const(weight, x.dtype), g.const(bias, x.dtype)], axis=-1, epsilon=eps)
+    return _layer_norm_node(x, weight, bias, eps, with_stats=False)[0]
 
 
 @emits(ops.layer_norm_with_stats)
@@ -63,11 +62,16 @@ def layer_norm_with_stats(
     x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
 ) -> tuple[Traced, Traced, Traced]:
     """LayerNormalization over the last axis with its optional outputs Mean and InvStdDev."""
+    return _layer_norm_node(x, weight, bias, eps, with_stats=True)
+
+
+def _layer_norm_node(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float, with_stats: bool) -> tuple:
+    """One LayerNormalization node: (y) or (y, mean, 1/std), the statistics [..., 1]."""
     g = x.graph
     inputs = [x.name, g.const(weight, x.dtype), g.const(bias, x.dtype)]
-    y, mean, inv_std = g.node("LayerNormalization", inputs, n_outputs=3, axis=-1, epsilon=eps)
+    names = g.node("LayerNormalization", inputs, n_outputs=3 if with_stats else 1, axis=-1, epsilon=eps)
     stats = (*x._shape[:-1], 1)
-    return Traced(g, y, x.dtype, x._shape), Traced(g, mean, x.dtype, stats), Traced(g, inv_std, x.dtype, stats)
+    return (Traced(g, names[0], x.dtype, x._shape), *(Traced(g, n, x.dtype, stats) for n in names[1:]))
 
 
 @emits(ops.layer_norm_2d)

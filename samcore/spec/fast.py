@@ -66,7 +66,7 @@ def _image_side(params: Mapping[str, np.ndarray], config: DecoderConfig, tokens:
     def project(key: str, x: np.ndarray) -> np.ndarray:
         return split_heads(linear(x, params[f"{key}.weight"], params[f"{key}.bias"]), config.num_heads)
 
-    base = tokens @ upscale_weight_chain(params, config)[0]
+    base = tokens @ upscale_weight_chain(params, config, upscaling_gemms(params).w1)[0]
     return project(f"{t2i}.k_proj", with_pe), project(f"{t2i}.v_proj", tokens), project(f"{i2t}.q_proj", with_pe), base
 
 
@@ -223,11 +223,11 @@ def upscaling_gemms(params: Mapping[str, np.ndarray]) -> UpscalingGemms:
     )
 
 
-def upscale_weight_chain(params: Mapping[str, np.ndarray], config: DecoderConfig) -> list[np.ndarray]:
-    """[G_0, ..., G_depth]: the first upscaling GEMM's weight [C, 4 C/4] as seen from each
-    layer's input image tokens. G_depth = W1, and G_i = diag(gamma_i) G_{i+1}, gamma_i the
-    gain of layer i's norm4 (which makes layer i + 1's input)."""
-    chain = [upscaling_gemms(params).w1]
+def upscale_weight_chain(params: Mapping[str, np.ndarray], config: DecoderConfig, w1: np.ndarray) -> list[np.ndarray]:
+    """[G_0, ..., G_depth]: the first upscaling GEMM's weight w1 [C, 4 C/4] (``UpscalingGemms.w1``)
+    as seen from each layer's input image tokens. G_depth = w1, and G_i = diag(gamma_i) G_{i+1},
+    gamma_i the gain of layer i's norm4 (which makes layer i + 1's input)."""
+    chain = [w1]
     for i in reversed(range(config.depth)):
         chain.insert(0, params[f"{T}layers.{i}.norm4.weight"][:, None] * chain[0])
     return chain
@@ -247,7 +247,8 @@ def upscale_input(
     attention weights and the mean (times the later r's) and the constant beta G_{i+1}
     (with b1 on the last layer's).
     """
-    gemms, chain = upscaling_gemms(params), upscale_weight_chain(params, config)
+    gemms = upscaling_gemms(params)
+    chain = upscale_weight_chain(params, config, gemms.w1)
     b, hw, _ = updates[-1].mean.shape
     k = gemms.w1.shape[1]
     scale = np.ones_like(updates[-1].mean)  # [B, HW, 1] the later layers' r, multiplied up
