@@ -34,6 +34,8 @@ class EncoderBackend(abc.ABC):
     tolerances: ClassVar[Mapping[str, float]] = {"float32": FLOAT32_RMS_TOLERANCE}
     #: Higher is preferred by ``backend="auto"`` among available encoder backends.
     auto_priority: ClassVar[int] = 0
+    #: Whether ``encode`` takes ``on_block(done, total)``, called after each block (progress).
+    reports_progress: ClassVar[bool] = False
 
     def __init__(self, params: Mapping[str, np.ndarray], config: EncoderConfig, device: str, dtype: str) -> None:
         """``params``: official key -> float32 array (``image_encoder.*``, validated);
