@@ -112,6 +112,7 @@ def test_predict_matches_meta(model: Model, prompt: str, multimask_output: bool)
     masks, scores, low_res = model.predictor.predict(**kwargs, mask_input=best)
     _assert_masks_match(masks, logits_2)
     _assert_close("scores with mask input", scores, scores_2)
+    _assert_close("low_res with mask input", low_res, low_res_2)
     logits_ours = model.predictor.predict(**kwargs, mask_input=best, return_logits=True)[0]
     _assert_close("logits", logits_ours, logits_2)
 
@@ -148,7 +149,7 @@ def test_predictor_errors(model: Model) -> None:
         device.set_image(_image((10, 10), 0))
     with pytest.raises(InputError, match=r"image: expected set_image\(\) or set_embedding\(\)"):
         device.predict(point_coords=[[1, 1]], point_labels=[1])
-    with pytest.raises(InputTypeError, match="embedding: expected a samcore.Embedding, got ndarray"):
+    with pytest.raises(InputTypeError, match=r"embedding: expected a samcore\.Embedding, got ndarray"):
         device.set_embedding(np.zeros((1, 16, 10, 10), np.float32))
     with pytest.raises(InputTypeError, match="image: expected a uint8 array"):
         model.predictor.set_image(np.zeros((10, 10, 3), np.float32))
