@@ -38,16 +38,20 @@ def patch_embed(params: Mapping[str, np.ndarray], images: np.ndarray) -> np.ndar
     return conv2d(images, params[f"{p}.weight"], params[f"{p}.bias"]).transpose(0, 2, 3, 1)
 
 
+def zeros(like: np.ndarray, shape: tuple) -> np.ndarray:
+    """Zeros of ``like``'s dtype in ``shape`` (read-only), broadcast from a zero derived from
+    ``like``, so that a graph tracer sees them too (``np.zeros`` cannot take a traced batch size)."""
+    return np.broadcast_to(np.ones_like(like[:1, :1, :1, :1]) - 1, shape)
+
+
 def zero_pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
     """Zero rows above/below and columns left/right of x [B, H, W, C] -> [B, H+top+bottom, W+left+right, C]."""
     b, h, w, c = x.shape
-    zero = np.zeros((), x.dtype)
     if top or bottom:
-        rows = [np.broadcast_to(zero, (b, n, w, c)) for n in (top, bottom)]
-        x = np.concatenate([rows[0], x, rows[1]], axis=1)
+        x = np.concatenate([zeros(x, (b, top, w, c)), x, zeros(x, (b, bottom, w, c))], axis=1)
     if left or right:
-        columns = [np.broadcast_to(zero, (b, h + top + bottom, n, c)) for n in (left, right)]
-        x = np.concatenate([columns[0], x, columns[1]], axis=2)
+        height = h + top + bottom
+        x = np.concatenate([zeros(x, (b, height, left, c)), x, zeros(x, (b, height, right, c))], axis=2)
     return x
 
 
@@ -61,13 +65,14 @@ def window_partition(x: np.ndarray, window: int) -> np.ndarray:
     return windows.reshape(b * nh * nw, window, window, c)
 
 
-def window_unpartition(windows: np.ndarray, window: int, size: tuple[int, int]) -> np.ndarray:
-    """Inverse of `window_partition`: windows [B * nh * nw, ws, ws, C] -> [B, H, W, C], padding cropped."""
+def window_unpartition(windows: np.ndarray, window: int, batch: int, size: tuple[int, int]) -> np.ndarray:
+    """Inverse of `window_partition`: windows [B * nh * nw, ws, ws, C] -> [B, H, W, C] for
+    ``batch`` = B and ``size`` = (H, W), the padding cropped."""
     h, w = size
     nh, nw = -(-h // window), -(-w // window)
     c = windows.shape[-1]
-    x = windows.reshape(-1, nh, nw, window, window, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, nh * window, nw * window, c)[:, :h, :w]
+    x = windows.reshape(batch, nh, nw, window, window, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(batch, nh * window, nw * window, c)[:, :h, :w]
 
 
 def resize_rel_pos(table: np.ndarray, length: int) -> np.ndarray:
@@ -152,11 +157,11 @@ def block(params: Mapping[str, np.ndarray], index: int, x: np.ndarray, config: E
     shortcut = x
     x = norm(params, f"{key}.norm1", x)
     if window:
-        size = (x.shape[1], x.shape[2])
+        batch, size = x.shape[0], (x.shape[1], x.shape[2])
         x = window_partition(x, window)
     x = attention(params, f"{key}.attn", x, config.num_heads, config.use_rel_pos)
     if window:
-        x = window_unpartition(x, window, size)
+        x = window_unpartition(x, window, batch, size)
     x = shortcut + x
     return x + mlp(params, f"{key}.mlp", norm(params, f"{key}.norm2", x))
 
