@@ -38,7 +38,8 @@ BAD_INPUTS = {
     "length mismatch": (dict(point_labels=np.array([[1, 0, 1]])), InputError, ["point_labels", "[1, 2]", "[1, 3]"]),
     "label 4": (dict(point_labels=np.array([[1, 4]])), InputError, ["point_labels", "-1..3", "[4]"]),
     "label -2": (dict(point_labels=np.array([[-2, 1]])), InputError, ["point_labels", "[-2]"]),
-    "float labels": (dict(point_labels=np.array([[1.0, 0.0]])), InputTypeError, ["point_labels", "float64"]),
+    "fractional labels": (dict(point_labels=np.array([[1.5, 0.0]])), InputError, ["point_labels", "integer", "1.5"]),
+    "nan labels": (dict(point_labels=np.array([[np.nan, 0.0]])), InputError, ["point_labels", "integer", "nan"]),
     "bool labels": (dict(point_labels=np.array([[True, False]])), InputTypeError, ["point_labels", "bool"]),
     "string coords": (dict(point_coords=np.array([[["a", "b"], ["c", "d"]]])), InputTypeError, ["point_coords"]),
     "ragged coords": (dict(point_coords=[[[1.0, 2.0], [3.0]]]), InputTypeError, ["point_coords"]),
@@ -70,13 +71,15 @@ def test_bad_input_is_refused_with_a_clear_message(tiny_decoder, name: str) -> N
 
 
 def test_good_variants_are_accepted(tiny_decoder) -> None:
-    """[C, h, w] embeddings, float64/int coords, int32 labels, edge-of-frame points, lists."""
+    """[C, h, w] embeddings, float64/int coords, int32 and integral float labels (Meta's predictor
+    casts them), edge-of-frame points, lists."""
     base = tiny_decoder.predict(EMB, COORDS, LABELS)
     variants = [
         dict(image_embedding=EMB[0]),
         dict(image_embedding=EMB.astype(np.float64)),
         dict(point_coords=COORDS.astype(np.float64), point_labels=LABELS.astype(np.int32)),
         dict(point_coords=COORDS.tolist(), point_labels=LABELS.tolist()),
+        dict(point_labels=LABELS.astype(np.float32)),
     ]
     for overrides in variants:
         out = tiny_decoder.predict(**(dict(image_embedding=EMB, point_coords=COORDS, point_labels=LABELS) | overrides))

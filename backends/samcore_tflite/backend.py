@@ -31,6 +31,18 @@ def gathered_tokens(prompts: Prompts) -> int:
     return points + 1 if points else 0
 
 
+def token_makeup(prompts: Prompts) -> str:
+    """What ``gathered_tokens`` counted, in words: "3 points + a padding point (no box)",
+    "3 points + 2 box corners", "2 box corners"."""
+    points = 0 if prompts.point_coords is None else prompts.point_coords.shape[1]
+    parts = [f"{points} point{'s' * (points != 1)}"] if points else []
+    if prompts.boxes is not None:
+        parts.append("2 box corners")
+    elif points:
+        parts.append("a padding point (no box)")
+    return " + ".join(parts) or "no sparse prompt"
+
+
 class TFLiteBackend(Backend):
     """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
     operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
@@ -112,13 +124,14 @@ class TFLiteBackend(Backend):
 
     # --- prompts -----------------------------------------------------------------------------------
 
-    def graph_points(self, tokens: int) -> int:
-        """N, the tokens of the graph that decodes prompts of ``tokens`` tokens."""
+    def graph_points(self, tokens: int, makeup: str | None = None) -> int:
+        """N, the tokens of the graph that decodes prompts of ``tokens`` tokens (``makeup``:
+        what they are, ``token_makeup``, for the error message)."""
         if self.points is not None:
             if tokens > self.points:
                 raise InputError(
                     f"prompts: expected at most {self.points} tokens (the TFLite graph's fixed number of points), "
-                    f"got {tokens} (points, plus a padding point without a box, plus 2 box corners); use "
+                    f"got {tokens}{f' ({makeup})' if makeup else ''}; use "
                     f"TFLiteBackend(..., points={tokens}) or export a larger graph: "
                     f"samcore export tflite WEIGHTS --points {tokens} -o decoder.tflite"
                 )
@@ -132,7 +145,7 @@ class TFLiteBackend(Backend):
         """``prompts`` with N - K padding points (0, 0) labelled -1 appended to the points, so
         that SAM's gathering gives the N tokens the graph decodes (K: ``gathered_tokens``)."""
         tokens = gathered_tokens(prompts)
-        pad = self.graph_points(tokens) - tokens
+        pad = self.graph_points(tokens, token_makeup(prompts)) - tokens
         mask_only = prompts.point_coords is None and prompts.boxes is None
         if mask_only:
             pad -= 1  # given points (even none), SAM's gathering adds one padding point itself
