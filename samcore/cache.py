@@ -17,7 +17,6 @@ import os
 import tempfile
 from pathlib import Path
 
-
 #: The kinds of file backends export into the cache (``clear_cache`` removes only these).
 CACHED_SUFFIXES = (".onnx", ".tflite", ".tmp")
 

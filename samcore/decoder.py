@@ -12,7 +12,7 @@ import numpy as np
 from samcore.backend import decode_in_steps
 from samcore.config import DecoderConfig, expected_shapes, infer_config
 from samcore.errors import InputError
-from samcore.extras import missing_extra
+from samcore.extras import requires_extra
 from samcore.inputs import check_embedding, check_prompts
 from samcore.postprocess import postprocess_masks
 from samcore.registry import resolve
@@ -138,8 +138,6 @@ class Decoder:
     def to_torch(self):  # -> samcore_torch.SamDecoder (torch is imported only here)
         """This decoder's weights as a native ``torch.nn.Module`` (needs the ``torch`` extra);
         raises ``MissingExtraError`` naming the ``pip install`` line when torch is missing."""
-        try:
+        with requires_extra("torch", "Decoder.to_torch"):
             from samcore_torch import SamDecoder
-        except ImportError as exc:
-            raise missing_extra("Decoder.to_torch", exc, "torch") from None
         return SamDecoder.from_params(self.params, self.config)

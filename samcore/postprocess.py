@@ -50,7 +50,7 @@ def postprocess_masks(
     frame_size = check_image_size("frame_size", frame_size)
     logits = np.asarray(low_res_logits, np.float32)
     if logits.ndim < 2 or 0 in logits.shape[-2:]:
-        raise InputError(f"low_res_logits: expected logits [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
+        raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
     input_h, input_w = preprocess_shape(original_size, max(frame_size))
     framed = resize_bilinear(logits, frame_size)
     return resize_bilinear(framed[..., :input_h, :input_w], original_size)

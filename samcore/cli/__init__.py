@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     for command in COMMANDS:
         command.register(sub)
     for leaf in _leaves(parser):  # --debug also after the subcommand; errors name the full command
-        leaf.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback of an error")
+        leaf.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                          help="show the traceback of an error")
         leaf.set_defaults(prog=leaf.prog)
     return parser
 

@@ -17,7 +17,8 @@ def _info(args: argparse.Namespace) -> None:
 
 def _clear(args: argparse.Namespace) -> None:
     count, freed = clear_cache()
-    print(f"removed {count} exported files ({freed / 1e6:.1f} MB) from {cache_root()}; backends export again on next use")
+    print(f"removed {count} exported files ({freed / 1e6:.1f} MB) from {cache_root()}; "
+          "backends export again on next use")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

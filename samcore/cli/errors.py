@@ -9,6 +9,7 @@ import sys
 from typing import NoReturn
 
 from samcore.errors import BackendError, SamcoreError
+from samcore.extras import missing_extra, optional_module
 
 USAGE, FAILURE = 2, 1
 
@@ -48,6 +49,8 @@ def describe(exc: BaseException) -> tuple[int, str]:
         return FAILURE, f"{exc}; fix: choose one with --backend (see: samcore backends)"
     if isinstance(exc, SamcoreError):
         return FAILURE, str(exc)
+    if isinstance(exc, ModuleNotFoundError) and optional_module(exc):
+        return FAILURE, str(missing_extra("this command", exc))
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
         return FAILURE, f"{exc.strerror or exc}{where}; fix: check the path and its permissions"

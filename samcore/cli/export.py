@@ -6,7 +6,7 @@ import argparse
 import pathlib
 
 from samcore.cli.arguments import input_file, output_file, positive_int
-from samcore.extras import missing_extra
+from samcore.extras import requires_extra
 from samcore.weights import load_decoder_params
 
 
@@ -14,21 +14,18 @@ def _export(args: argparse.Namespace) -> None:
     """Export graphs traced from the spec; the backends' packages are imported only here."""
     params, config = load_decoder_params(args.weights)
     grid = (args.grid, args.grid)
-    if args.format == "onnx":
-        try:
+    with requires_extra(args.format, f"export {args.format}"):  # onnx is imported as the export runs
+        if args.format == "onnx":
             from samcore_onnx import export_onnx
-        except ImportError as exc:
-            raise missing_extra("export onnx", exc, "onnx") from None
-        model = export_onnx(params, config, args.output, interface=args.interface, grid=grid, opset=args.opset,
-                            return_single_mask=args.single_mask, with_mask_input=not args.no_mask_input)
-        ops = sorted({node.op_type for node in model.graph.node})
-    else:
-        try:
+
+            model = export_onnx(params, config, args.output, interface=args.interface, grid=grid, opset=args.opset,
+                                return_single_mask=args.single_mask, with_mask_input=not args.no_mask_input)
+            ops = sorted({node.op_type for node in model.graph.node})
+        else:
             from samcore_tflite import export_tflite
-        except ImportError as exc:
-            raise missing_extra("export tflite", exc, "tflite") from None
-        ops = export_tflite(params, config, args.output, points=args.points, quantize=args.quantize, grid=grid,
-                            with_mask_input=not args.no_mask_input)
+
+            ops = export_tflite(params, config, args.output, points=args.points, quantize=args.quantize, grid=grid,
+                                with_mask_input=not args.no_mask_input)
     size = pathlib.Path(args.output).stat().st_size
     print(f"wrote {args.output}: {size / 1e6:.2f} MB, {len(ops)} op types: {', '.join(ops)}")
 
@@ -41,7 +38,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         f = formats.add_parser(name, help=text)
         f.add_argument("weights", type=input_file(".safetensors"), help="safetensors decoder weights")
         f.add_argument("-o", "--output", type=output_file(f".{name}"), required=True, help=f"the .{name} file to write")
-        f.add_argument("--grid", type=positive_int, default=64, help="embedding grid side (64 for every official model)")
+        f.add_argument("--grid", type=positive_int, default=64,
+                       help="embedding grid side (64 for every official model)")
         f.add_argument("--no-mask-input", action="store_true", help="the graph without mask input")
         f.set_defaults(run=_export)
         if name == "onnx":
@@ -50,5 +48,6 @@ def register(sub: argparse._SubParsersAction) -> None:
             f.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
             f.add_argument("--single-mask", action="store_true", help="meta interface: return the best mask only")
         else:
-            f.add_argument("--points", type=positive_int, required=True, help="points per prompt, fixed (pad with label -1)")
+            f.add_argument("--points", type=positive_int, required=True,
+                           help="points per prompt, fixed (pad with label -1)")
             f.add_argument("--quantize", choices=["fp16", "int8"], help="float16 weights or int8 dynamic range")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +14,9 @@ from samcore.cli.errors import UsageError
 from samcore.cli.outputs import write_prediction
 from samcore.decoder import Decoder
 from samcore.postprocess import postprocess_masks, stability_score
-from samcore.registry import list_backends
+from samcore.registry import ENTRY_POINT_GROUP, list_backends
 from samcore.transforms import apply_boxes, apply_coords
+from samcore.weights import default_weights_path, load_decoder_params
 
 
 def load_embedding(path: Path, embed_dim: int) -> np.ndarray:
@@ -59,7 +61,10 @@ def _prompts(args: argparse.Namespace, original: tuple[int, int], long_side: int
 
 
 def _check_backend_name(name: str) -> None:
-    """``--backend``: ``auto`` or a registered name or alias."""
+    """``--backend``: ``auto`` or a registered name or alias (plugins are loaded only to look
+    up a name that is not an entry point's)."""
+    if name == "auto" or name in {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}:
+        return
     names = {"auto"} | {n for row in list_backends() for n in (row.name, *row.aliases)}
     if name not in names:
         raise UsageError("--backend", f"auto or a registered backend: {', '.join(sorted(names))}", repr(name),
@@ -67,17 +72,19 @@ def _check_backend_name(name: str) -> None:
 
 
 def _predict(args: argparse.Namespace) -> None:
+    """Check every option, then build the decoder (exporting graphs can take seconds) and decode."""
     _check_backend_name(args.backend)
-    decoder = Decoder.from_weights(args.weights, backend=args.backend, device=args.device)
-    c = decoder.config.embed_dim
+    params, config = load_decoder_params(args.weights or default_weights_path())
+    c = config.embed_dim
     if args.embedding:
         embedding = load_embedding(args.embedding, c)
     else:
         print(f"no --embedding given: using a seeded random embedding [1, {c}, 64, 64]")
         embedding = np.random.default_rng(0).standard_normal((1, c, 64, 64), dtype=np.float32)
-    frame = decoder.config.frame_size(embedding.shape[-2:])
+    frame = config.frame_size(embedding.shape[-2:])
     original = args.original_size or frame
     coords, labels, boxes = _prompts(args, original, max(frame))
+    decoder = Decoder(params, config, backend=args.backend, device=args.device)
     start = time.perf_counter()
     out = decoder.predict(embedding, coords, labels, boxes, multimask_output=not args.single_mask)
     elapsed = (time.perf_counter() - start) * 1e3

@@ -371,7 +371,8 @@ def read_pth(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """
     name = os.fspath(path)
     if not os.path.isfile(name):
-        raise CheckpointFormatError(f"{name}: expected a checkpoint file, got {'a folder' if os.path.isdir(name) else 'no such file'}")
+        got = "a folder" if os.path.isdir(name) else "no such file"
+        raise CheckpointFormatError(f"{name}: expected a checkpoint file, got {got}")
     try:
         return _read(name)
     except UnsafeCheckpointError as exc:
