@@ -5,7 +5,6 @@ traceback unless --debug; --version, python -m samcore, help on every argument."
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,15 +14,6 @@ import pytest
 from samcore.cli import build_parser
 from samcore.extras import DISTRIBUTION
 from samcore.weights import default_weights_path
-
-SCRIPT = Path(sys.executable).with_name("samcore")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "samcore"]
-
-
-def samcore(*args: str, tmp_path: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Run the console script; exported graphs go to ``tmp_path``'s cache, never ~/.cache."""
-    full_env = os.environ | {"SAMCORE_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"} | (env or {})
-    return subprocess.run([*COMMAND, *args], capture_output=True, text=True, env=full_env, cwd=tmp_path, timeout=300)
 
 
 def one_line_error(result: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
@@ -83,37 +73,37 @@ def workdir(tmp_path: Path) -> Path:
 
 
 @pytest.mark.parametrize("name", list(USAGE_ERRORS))
-def test_usage_errors_are_one_line_exit_2(workdir: Path, name: str) -> None:
+def test_usage_errors_are_one_line_exit_2(workdir: Path, run_samcore, name: str) -> None:
     args, fragments = USAGE_ERRORS[name]
     args = [str(default_weights_path()) if a == "DEFAULT" else a for a in args]
-    one_line_error(samcore(*args, tmp_path=workdir), 2, *fragments)
+    one_line_error(run_samcore(*args), 2, *fragments)
 
 
-def test_random_weights_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
+def test_random_weights_refuses_to_overwrite_without_force(tmp_path: Path, run_samcore) -> None:
     (tmp_path / "r.safetensors").write_bytes(b"mine")
-    one_line_error(samcore("random-weights", "r.safetensors", tmp_path=tmp_path), 2, "target", "exists", "--force")
+    one_line_error(run_samcore("random-weights", "r.safetensors"), 2, "target", "exists", "--force")
     assert (tmp_path / "r.safetensors").read_bytes() == b"mine"
-    assert samcore("random-weights", "r.safetensors", "--force", tmp_path=tmp_path).returncode == 0
+    assert run_samcore("random-weights", "r.safetensors", "--force").returncode == 0
     assert (tmp_path / "r.safetensors").stat().st_size > 1_000_000
 
 
-def test_failures_are_one_line_exit_1(tmp_path: Path) -> None:
+def test_failures_are_one_line_exit_1(tmp_path: Path, run_samcore) -> None:
     (tmp_path / "corrupt.pth").write_bytes(b"PK\x03\x04 truncated")
-    one_line_error(samcore("convert", "corrupt.pth", "out.safetensors", tmp_path=tmp_path), 1, "corrupt.pth")
+    one_line_error(run_samcore("convert", "corrupt.pth", "out.safetensors"), 1, "corrupt.pth")
     (tmp_path / "torch.safetensors").write_bytes(b"\x80\x02 a legacy torch.save pickle")
-    one_line_error(samcore("predict", "--weights", "torch.safetensors", tmp_path=tmp_path), 1,
+    one_line_error(run_samcore("predict", "--weights", "torch.safetensors"), 1,
                    "PyTorch checkpoint", "samcore convert torch.safetensors")
     assert not (tmp_path / "out.safetensors").exists()
 
 
-def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+def test_debug_shows_the_traceback(tmp_path: Path, run_samcore) -> None:
     (tmp_path / "corrupt.pth").write_bytes(b"PK\x03\x04 truncated")
     for args in (["--debug", "convert"], ["convert", "--debug"]):
-        result = samcore(*args, "corrupt.pth", "out.safetensors", tmp_path=tmp_path)
+        result = run_samcore(*args, "corrupt.pth", "out.safetensors")
         assert result.returncode == 1 and "Traceback" in result.stderr and "CheckpointFormatError" in result.stderr
 
 
-def test_export_without_its_extra_names_the_pip_line(tmp_path: Path) -> None:
+def test_export_without_its_extra_names_the_pip_line(tmp_path: Path, run_samcore) -> None:
     """onnx made unimportable (a stub package that raises as a missing one does)."""
     stub = tmp_path / "stub" / "onnx"
     stub.mkdir(parents=True)
@@ -121,17 +111,18 @@ def test_export_without_its_extra_names_the_pip_line(tmp_path: Path) -> None:
     env = {"PYTHONPATH": str(tmp_path / "stub")}
     weights = str(default_weights_path())
     for kind, options in (("onnx", []), ("tflite", ["--points", "8"])):
-        result = samcore("export", kind, weights, "-o", f"d.{kind}", *options, tmp_path=tmp_path, env=env)
+        result = run_samcore("export", kind, weights, "-o", f"d.{kind}", *options, env=env)
         one_line_error(result, 1, f"export {kind}", "'onnx'", f'pip install "{DISTRIBUTION}[{kind}]"')
 
 
-def test_version_and_python_m_samcore(tmp_path: Path) -> None:
+def test_version_and_python_m_samcore(run_samcore) -> None:
     from samcore import __version__
 
-    for command in ([*COMMAND, "--version"], [sys.executable, "-m", "samcore", "--version"]):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0 and result.stdout.strip() == f"samcore {__version__} ({DISTRIBUTION})"
-    result = samcore("--help", tmp_path=tmp_path)
+    expected = f"samcore {__version__} ({DISTRIBUTION})"
+    for result in (run_samcore("--version"),
+                   subprocess.run([sys.executable, "-m", "samcore", "--version"], capture_output=True, text=True)):
+        assert result.returncode == 0 and result.stdout.strip() == expected
+    result = run_samcore("--help")
     assert result.returncode == 0 and "cache" in result.stdout and "random-weights" in result.stdout
 
 
