@@ -87,6 +87,15 @@ def test_random_weights_refuses_to_overwrite_without_force(tmp_path: Path, run_s
     assert (tmp_path / "r.safetensors").stat().st_size > 1_000_000
 
 
+def test_random_weights_with_one_seed_are_the_same_bytes(tmp_path: Path, run_samcore) -> None:
+    for name in ("a.safetensors", "b.safetensors"):
+        assert run_samcore("random-weights", name, "--seed", "3").returncode == 0
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()
+    assert (tmp_path / "a.safetensors").stat().st_mode & 0o777 == 0o644  # the fixture's processes: umask 022
+    assert run_samcore("random-weights", "c.safetensors", "--seed", "4").returncode == 0
+    assert (tmp_path / "c.safetensors").read_bytes() != (tmp_path / "a.safetensors").read_bytes()
+
+
 def test_failures_are_one_line_exit_1(tmp_path: Path, run_samcore) -> None:
     (tmp_path / "corrupt.pth").write_bytes(b"PK\x03\x04 truncated")
     one_line_error(run_samcore("convert", "corrupt.pth", "out.safetensors"), 1, "corrupt.pth")

@@ -13,6 +13,7 @@ import numpy as np
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabilities, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
+from samcore.extras import pip_hint
 from samcore.inputs import Prompts
 from samcore.spec.prompt_encoder import PADDING_LABEL
 
@@ -94,7 +95,7 @@ class TFLiteBackend(Backend):
 
             _, module, version = interpreter_class()
         except Exception as exc:  # ImportError, or a broken native library
-            return Availability(False, f"ai-edge-litert and onnx are needed (pip install 'samcore[tflite]'): {exc}")
+            return Availability(False, f"ai-edge-litert and onnx are needed ({pip_hint('tflite')}): {exc}")
         return Availability(True, version=f"{version} ({module})", devices=("cpu",))
 
     def __init__(
