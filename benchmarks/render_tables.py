@@ -72,9 +72,10 @@ TABLES = {
 def render(text: str, tables: dict[str, str]) -> str:
     """``text`` with each named table block replaced; a ValueError when a block is missing."""
     for name, table in tables.items():
-        pattern = re.compile(rf"(<!-- begin: render_tables {name} -->\n)(?:.*?\n)?(<!-- end: render_tables {name} -->)", re.S)
+        begin, end = f"<!-- begin: render_tables {name} -->", f"<!-- end: render_tables {name} -->"
+        pattern = re.compile(rf"({begin}\n)(?:.*?\n)?({end})", re.S)
         if not pattern.search(text):
-            raise ValueError(f"no '<!-- begin: render_tables {name} -->' ... '<!-- end ... -->' block")
+            raise ValueError(f"no {begin} ... {end} block")
         text = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), text)
     return text
 
