@@ -22,15 +22,16 @@ from samcore.cli.errors import UsageError, usage_message
 TORCH_SUFFIXES = (".pth", ".pt")
 
 
-def numbers(text: str, counts: tuple[int, ...], what: str, example: str) -> list[float]:
+def numbers(text: str, counts: tuple[int, ...], what: str = "values", example: str | None = None) -> list[float]:
     """``"a,b,..."`` as finite floats, as many as one of ``counts``; ``what`` names them ("x,y"),
-    ``example`` is a valid text."""
+    ``example`` is a valid text (default: ``counts[0]`` ones)."""
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
     if len(values) not in counts or not all(math.isfinite(v) for v in values):
         wanted = " or ".join(map(str, counts))
+        example = example or ",".join(["1"] * counts[0])
         raise argparse.ArgumentTypeError(
             usage_message(f"{what}: {wanted} comma-separated numbers", repr(text), f"write it as {example}")
         )
