@@ -42,6 +42,7 @@ USAGE_ERRORS = {
     "embedding is not a .npy": (["predict", "--embedding", "notes.txt"], ["--embedding", ".npy", "notes.txt"]),
     "embedding is text named .npy": (["predict", "--embedding", "text.npy"], ["--embedding", "not a readable"]),
     "embedding of the wrong shape": (["predict", "--embedding", "small.npy"], ["--embedding", "[1, 256, h, w]", "[3"]),
+    "embedding with NaN": (["predict", "--embedding", "nan.npy"], ["--embedding", "finite", "nan.npy"]),
     "weights are a .pth": (["predict", "--weights", "sam.pth"], ["--weights", "samcore convert sam.pth"]),
     "weights missing": (["predict", "--weights", "missing.safetensors"], ["--weights", "no such file"]),
     "unknown backend": (["predict", "--backend", "nope"], ["--backend", "'nope'", "samcore backends"]),
@@ -68,6 +69,7 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "notes.txt").write_text("not an array")
     (tmp_path / "text.npy").write_text("not an array either")
     np.save(tmp_path / "small.npy", np.zeros((3, 4), np.float32))
+    np.save(tmp_path / "nan.npy", np.full((1, 256, 4, 4), np.nan, np.float32))
     (tmp_path / "sam.pth").write_bytes(b"PK\x03\x04 a torch.save zip would follow")
     return tmp_path
 

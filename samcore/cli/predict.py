@@ -31,6 +31,8 @@ def load_embedding(path: Path, embed_dim: int) -> np.ndarray:
             or array.shape[-3] != embed_dim or (array.ndim == 4 and array.shape[0] != 1):
         got = f"{array.dtype} {list(array.shape)} in {str(path)!r}"
         raise UsageError("--embedding", expected, got, fix)
+    if not np.isfinite(array).all():
+        raise UsageError("--embedding", "finite values", f"NaN or infinity in {str(path)!r}", fix)
     return array
 
 
@@ -42,7 +44,7 @@ def _inside(option: str, text: str, xy: tuple[float, float], size: tuple[int, in
                          repr(text), "give a point inside the image, or the image's size with --original-size H,W")
 
 
-def _prompts(args: argparse.Namespace, original: tuple[int, int], long_side: int):
+def _prompts(args: argparse.Namespace, original: tuple[int, int], long_side: int) -> tuple:
     """(coords [1, N, 2], labels [1, N], boxes [1, 4]) in the input frame, from --point and --box."""
     coords = labels = boxes = None
     for p in args.point:
