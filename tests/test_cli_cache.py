@@ -34,7 +34,7 @@ def test_the_first_export_is_announced_once_and_the_cache_can_be_cleared(tmp_pat
 
 def test_clear_cache_removes_kind_folders_it_empties(tmp_path: Path, monkeypatch) -> None:
     """Without $SAMCORE_CACHE the cache is ~/.cache/samcore/<kind>/."""
-    monkeypatch.delenv("SAMCORE_CACHE")
+    monkeypatch.delenv("SAMCORE_CACHE", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     root = tmp_path / ".cache" / "samcore"
     (root / "onnx").mkdir(parents=True)
