@@ -4,7 +4,8 @@ The folder is ``$SAMCORE_CACHE`` when set, else ``~/.cache/samcore/<kind>``. Fil
 are written atomically (a temporary file in the same folder, then a rename), so
 concurrent processes at worst export twice. A backend names its files by weights
 hash, export options, samcore's version and ``source_fingerprint`` of the code that
-exported them, so a change to that code never reuses an old file.
+exported them, so a change to that code never reuses an old file. ``samcore cache info``
+shows the folder and its size, ``samcore cache clear`` empties it (``clear_cache``).
 """
 
 from __future__ import annotations
@@ -16,11 +17,45 @@ import os
 import tempfile
 from pathlib import Path
 
+#: The kinds of file backends export into the cache (``clear_cache`` removes only these).
+CACHED_SUFFIXES = (".onnx", ".tflite", ".tmp")
+
+
+def cache_root() -> Path:
+    """The cache folder: ``$SAMCORE_CACHE`` when set, else ``~/.cache/samcore``."""
+    configured = os.environ.get("SAMCORE_CACHE")
+    return Path(configured) if configured else Path.home() / ".cache" / "samcore"
+
 
 def cache_dir(kind: str) -> Path:
-    """Where a backend's exported files live (``kind``: "onnx", "tflite", ...)."""
-    configured = os.environ.get("SAMCORE_CACHE")
-    return Path(configured) if configured else Path.home() / ".cache" / "samcore" / kind
+    """Where a backend's exported files live (``kind``: "onnx", "tflite", ...): ``$SAMCORE_CACHE``
+    itself when set, else ``~/.cache/samcore/<kind>``."""
+    return cache_root() if os.environ.get("SAMCORE_CACHE") else cache_root() / kind
+
+
+def cached_files() -> list[Path]:
+    """The exported files in the cache (``CACHED_SUFFIXES``, in the cache folder or one level
+    below), sorted by path; other files there are not samcore's and are left out."""
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    candidates = [*root.iterdir(), *(f for d in root.iterdir() if d.is_dir() for f in d.iterdir())]
+    return sorted(f for f in candidates if f.is_file() and f.suffix in CACHED_SUFFIXES)
+
+
+def clear_cache() -> tuple[int, int]:
+    """Delete the cache's exported files (``cached_files``) and the kind folders left empty:
+    (files removed, bytes freed). Backends export again on next use."""
+    files = cached_files()
+    freed = 0
+    for f in files:
+        freed += f.stat().st_size
+        f.unlink()
+    root = cache_root()
+    for folder in {f.parent for f in files} - {root}:
+        if not any(folder.iterdir()):
+            folder.rmdir()
+    return len(files), freed
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -27,3 +27,7 @@ class UnsafeCheckpointError(CheckpointFormatError):
 
 class BackendError(SamcoreError, ValueError):
     """A requested backend is unknown or unavailable on this machine."""
+
+
+class MissingExtraError(SamcoreError, ImportError):
+    """An optional dependency (an extra of the distribution) is not installed."""

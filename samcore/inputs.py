@@ -77,6 +77,31 @@ def _within(name: str, values: np.ndarray, upper: np.ndarray, what: str) -> None
         )
 
 
+def check_image_size(name: str, size: Any) -> tuple[int, int]:
+    """An image size (H, W) in pixels: two integers >= 1 (integral floats accepted)."""
+    try:
+        if isinstance(size, str):
+            raise TypeError(size)
+        values = [float(v) for v in size]
+    except (TypeError, ValueError):
+        raise InputTypeError(f"{name}: expected (H, W), two integers >= 1 in pixels, got {size!r}") from None
+    if len(values) != 2 or not all(np.isfinite(v) and v == int(v) and v >= 1 for v in values):
+        raise InputError(f"{name}: expected (H, W), two integers >= 1 in pixels, got {tuple(size)!r}")
+    return int(values[0]), int(values[1])
+
+
+def _integer_labels(labels: np.ndarray) -> np.ndarray:
+    """Labels as int64; float labels pass when every value is integral (Meta's predictor casts them)."""
+    if labels.dtype.kind == "f":
+        fractional = ~np.isfinite(labels) | (labels != np.round(labels))
+        if fractional.any():
+            bad = np.argwhere(fractional)[0].tolist()
+            raise InputError(
+                f"point_labels: expected integer values (-1, 0, 1, 2, 3), got {labels[tuple(bad)]} at index {bad}"
+            )
+    return labels.astype(np.int64)
+
+
 def check_embedding(image_embedding: Any, embed_dim: int) -> np.ndarray:
     """One image embedding, [1, C, h, w] or [C, h, w], as float32 [1, C, h, w]."""
     name = "image_embedding"
@@ -95,9 +120,10 @@ def _check_points(point_coords: Any, point_labels: Any, frame: tuple[int, int]) 
     coords = _array("point_coords", point_coords, "fiu", "a numeric array [B, N, 2]")
     if coords.ndim != 3 or coords.shape[2] != 2 or coords.shape[0] == 0 or coords.shape[1] == 0:
         raise _shape_error("point_coords", "[B, N, 2] with B, N >= 1 (add a batch axis for one prompt)", coords)
-    labels = _array("point_labels", point_labels, "iu", "an integer array [B, N]")
+    labels = _array("point_labels", point_labels, "iuf", "an integer array [B, N]")
     if labels.shape != coords.shape[:2]:
         raise _shape_error("point_labels", f"{list(coords.shape[:2])} (one label per point)", labels)
+    labels = _integer_labels(labels)
     outside = (labels < LABEL_RANGE[0]) | (labels > LABEL_RANGE[1])
     if outside.any():
         bad = sorted(set(labels[outside].tolist()))
@@ -107,7 +133,7 @@ def _check_points(point_coords: Any, point_labels: Any, frame: tuple[int, int]) 
         )
     coords = _finite("point_coords", coords.astype(np.float32))
     _within("point_coords", coords, np.array(frame[::-1], np.float32), "points")
-    return coords, labels.astype(np.int64)
+    return coords, labels
 
 
 def _check_boxes(boxes: Any, frame: tuple[int, int]) -> np.ndarray:

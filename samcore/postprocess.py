@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from samcore.errors import InputError
+from samcore.inputs import check_image_size
 from samcore.transforms import preprocess_shape
 
 
@@ -44,8 +46,13 @@ def postprocess_masks(
     ``preprocess_shape(original_size, max(frame_size))``), then resize to the original.
     Threshold the result at 0 for binary masks.
     """
+    original_size = check_image_size("original_size", original_size)
+    frame_size = check_image_size("frame_size", frame_size)
+    logits = np.asarray(low_res_logits, np.float32)
+    if logits.ndim < 2 or 0 in logits.shape[-2:]:
+        raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
     input_h, input_w = preprocess_shape(original_size, max(frame_size))
-    framed = resize_bilinear(np.asarray(low_res_logits, np.float32), frame_size)
+    framed = resize_bilinear(logits, frame_size)
     return resize_bilinear(framed[..., :input_h, :input_w], original_size)
 
 

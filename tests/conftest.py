@@ -4,7 +4,11 @@ and samcore decoders loaded from those weights after torch.save + conversion."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
+import subprocess
+import sys
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -75,3 +79,21 @@ def tiny_decoder() -> Decoder:
     """A small decoder (C=32, 8x8 grid) for fast property and input tests."""
     config, _ = CONFIGS["tiny"]
     return Decoder(random_params(config, seed=3), config, backend="numpy")
+
+
+#: The console script of this environment (``python -m samcore`` where it is not installed).
+SCRIPT = pathlib.Path(sys.executable).with_name("samcore")
+SAMCORE_COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "samcore"]
+
+
+@pytest.fixture()
+def run_samcore(tmp_path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run the console script in ``tmp_path`` (``run_samcore(*args, env={...})``); exported graphs
+    go to ``tmp_path / "cache"``, never to ~/.cache."""
+
+    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        full_env = os.environ | {"SAMCORE_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"} | (env or {})
+        return subprocess.run([*SAMCORE_COMMAND, *args], capture_output=True, text=True, env=full_env, cwd=tmp_path,
+                              timeout=300)
+
+    return run

@@ -21,8 +21,24 @@ def test_predict_on_the_bundled_default(capsys, tmp_path) -> None:
     text = capsys.readouterr().out
     assert "masks at 480x640" in text and "predicted IoU" in text
     saved = np.load(out)
+    assert sorted(saved) == ["iou_predictions", "low_res_logits", "masks"]  # DecoderOutput's names
     assert saved["masks"].shape == (1, 3, 480, 640) and saved["masks"].dtype == bool
-    assert saved["low_res_logits"].shape == (1, 3, 256, 256)
+    assert saved["low_res_logits"].shape == (1, 3, 256, 256) and saved["iou_predictions"].shape == (1, 3)
+    assert f"wrote {out}" in text and sorted(p.name for p in tmp_path.iterdir()) == ["masks.npz"]
+
+
+def test_predict_out_png_is_the_best_mask_as_an_image(capsys, tmp_path) -> None:
+    image = pytest.importorskip("PIL.Image")
+    args = ["predict", "--point", "300,200", "--original-size", "480,640", "--backend", "numpy"]
+    assert main([*args, "--out", str(tmp_path / "mask.png")]) == 0
+    assert main([*args, "--out", str(tmp_path / "arrays.npz")]) == 0
+    assert "wrote " + str(tmp_path / "mask.png") in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrays.npz", "mask.png"]  # no mask.png.npz
+    png = image.open(tmp_path / "mask.png")
+    saved = np.load(tmp_path / "arrays.npz")
+    best = int(np.argmax(saved["iou_predictions"][0]))
+    assert png.mode == "L" and png.size == (640, 480)
+    np.testing.assert_array_equal(np.asarray(png), np.where(saved["masks"][0, best], 255, 0))
 
 
 def test_predict_single_mask_with_an_embedding_file(capsys, tmp_path) -> None:
@@ -43,8 +59,9 @@ def test_random_weights_info_and_errors(capsys, tmp_path) -> None:
     assert main(["info", str(target)]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["decoder_parameters"] == 4058340 + 6476 and info["decoder_config"]["embed_dim"] == 256
-    assert main(["info", str(tmp_path / "missing.safetensors")]) == 1
-    assert "error" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_:  # a usage error: argparse exits 2
+        main(["info", str(tmp_path / "missing.safetensors")])
+    assert exit_.value.code == 2 and "no such file" in capsys.readouterr().err
 
 
 def test_convert_refuses_a_hostile_pickle(capsys, tmp_path) -> None:

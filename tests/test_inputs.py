@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samcore.errors import InputError, InputTypeError, SamcoreError
+from samcore import apply_boxes, apply_coords, postprocess_masks, preprocess_shape
+from samcore.decoder import DecoderOutput
+from samcore.errors import InputError, InputTypeError, MissingExtraError, SamcoreError
 
 C, GRID, FRAME = 32, 8, 128
 rng = np.random.default_rng(0)
@@ -38,7 +40,8 @@ BAD_INPUTS = {
     "length mismatch": (dict(point_labels=np.array([[1, 0, 1]])), InputError, ["point_labels", "[1, 2]", "[1, 3]"]),
     "label 4": (dict(point_labels=np.array([[1, 4]])), InputError, ["point_labels", "-1..3", "[4]"]),
     "label -2": (dict(point_labels=np.array([[-2, 1]])), InputError, ["point_labels", "[-2]"]),
-    "float labels": (dict(point_labels=np.array([[1.0, 0.0]])), InputTypeError, ["point_labels", "float64"]),
+    "fractional labels": (dict(point_labels=np.array([[1.5, 0.0]])), InputError, ["point_labels", "integer", "1.5"]),
+    "nan labels": (dict(point_labels=np.array([[np.nan, 0.0]])), InputError, ["point_labels", "integer", "nan"]),
     "bool labels": (dict(point_labels=np.array([[True, False]])), InputTypeError, ["point_labels", "bool"]),
     "string coords": (dict(point_coords=np.array([[["a", "b"], ["c", "d"]]])), InputTypeError, ["point_coords"]),
     "ragged coords": (dict(point_coords=[[[1.0, 2.0], [3.0]]]), InputTypeError, ["point_coords"]),
@@ -70,13 +73,15 @@ def test_bad_input_is_refused_with_a_clear_message(tiny_decoder, name: str) -> N
 
 
 def test_good_variants_are_accepted(tiny_decoder) -> None:
-    """[C, h, w] embeddings, float64/int coords, int32 labels, edge-of-frame points, lists."""
+    """[C, h, w] embeddings, float64/int coords, int32 and integral float labels (Meta's predictor
+    casts them), edge-of-frame points, lists."""
     base = tiny_decoder.predict(EMB, COORDS, LABELS)
     variants = [
         dict(image_embedding=EMB[0]),
         dict(image_embedding=EMB.astype(np.float64)),
         dict(point_coords=COORDS.astype(np.float64), point_labels=LABELS.astype(np.int32)),
         dict(point_coords=COORDS.tolist(), point_labels=LABELS.tolist()),
+        dict(point_labels=LABELS.astype(np.float32)),
     ]
     for overrides in variants:
         out = tiny_decoder.predict(**(dict(image_embedding=EMB, point_coords=COORDS, point_labels=LABELS) | overrides))
@@ -85,3 +90,57 @@ def test_good_variants_are_accepted(tiny_decoder) -> None:
     assert edge.low_res_logits.shape == (1, 3, 32, 32)
     mask_only = tiny_decoder.predict(EMB, mask_input=MASK)
     assert mask_only.iou_predictions.shape == (1, 3)
+
+
+BAD_SIZES = {
+    "zero": ((0, 0), InputError),
+    "negative": ((-1, 5), InputError),
+    "fractional": ((480.5, 640), InputError),
+    "three values": ((1, 2, 3), InputError),
+    "a string": ("480x640", InputTypeError),
+    "None": (None, InputTypeError),
+}
+SIZE_CALLS = {
+    "DecoderOutput.masks": lambda size: DecoderOutput(np.zeros((1, 3, 32, 32), np.float32),
+                                                      np.zeros((1, 3), np.float32), (128, 128)).masks(size),
+    "apply_coords": lambda size: apply_coords(np.ones((1, 2)), size),
+    "apply_boxes": lambda size: apply_boxes(np.ones((1, 4)), size),
+    "postprocess_masks": lambda size: postprocess_masks(np.zeros((1, 1, 8, 8), np.float32), size),
+    "preprocess_shape": lambda size: preprocess_shape(size),
+}
+
+
+@pytest.mark.parametrize("call", list(SIZE_CALLS))
+@pytest.mark.parametrize("size", list(BAD_SIZES))
+def test_bad_image_sizes_are_samcore_errors(call: str, size: str) -> None:
+    """Not ZeroDivisionError, not a silently empty mask."""
+    value, error = BAD_SIZES[size]
+    with pytest.raises(error, match="original_size: expected \\(H, W\\), two integers >= 1") as info:
+        SIZE_CALLS[call](value)
+    assert isinstance(info.value, SamcoreError)
+
+
+def test_transforms_check_coordinate_shapes() -> None:
+    with pytest.raises(InputError, match=r"coords: expected numbers \[\.\.\., 2\].*\[1, 3\]"):
+        apply_coords(np.ones((1, 3)), (480, 640))
+    with pytest.raises(InputError, match=r"boxes: expected numbers \[\.\.\., 4\].*\[3\]"):
+        apply_boxes([1, 2, 3], (480, 640))
+    with pytest.raises(InputTypeError, match="coords"):
+        apply_coords([["a", "b"]], (480, 640))
+    assert apply_coords(np.array([[320.0, 240.0]]), (480.0, 640.0)).tolist() == [[512.0, 384.0]]
+
+
+def test_decoder_repr_says_what_it_runs(tiny_decoder) -> None:
+    text = repr(tiny_decoder)
+    for fragment in ("Decoder(", "backend='numpy'", "device='cpu'", "dtype='float32'", f"embed_dim={C}", "image="):
+        assert fragment in text, text
+
+
+def test_to_torch_without_torch_names_the_extra(tiny_decoder, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ModuleNotFoundError
+    for name in [m for m in sys.modules if m == "samcore_torch" or m.startswith("samcore_torch.")]:
+        monkeypatch.delitem(sys.modules, name)
+    with pytest.raises(MissingExtraError, match=r'Decoder.to_torch: .*torch.*pip install "samcore-decoder\[torch\]"'):
+        tiny_decoder.to_torch()

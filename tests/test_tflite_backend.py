@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed (pip install 'samcore[tflite]')")
-pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore[tflite]')")
+pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed (pip install 'samcore-decoder[tflite]')")
+pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore-decoder[tflite]')")
 
 from samcore_tflite import TFLiteBackend, cache, export_tflite, tflite_metadata, tflite_ops
 
@@ -179,8 +179,12 @@ def test_too_many_points_is_an_input_error(tiny_params) -> None:
     grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
     prompts = check_prompts(np.ones((1, 4, 2), np.float32), np.ones((1, 4), np.int64), None, None, grid, frame)
     embedding = np.zeros((1, TINY.embed_dim, TINY_GRID, TINY_GRID), np.float32)
-    with pytest.raises(InputError, match=r"at most 4 tokens.*got 5.*--points 5"):
+    with pytest.raises(InputError, match=r"at most 4 tokens.*got 5 \(4 points \+ a padding point \(no box\)\)") as info:
         backend.decode(embedding, prompts, True)
+    assert "--points 5" in str(info.value) and "corner" not in str(info.value)
+    boxed = check_prompts(np.ones((1, 3, 2), np.float32), np.ones((1, 3), np.int64), [[1, 2, 3, 4]], None, grid, frame)
+    with pytest.raises(InputError, match=r"got 5 \(3 points \+ 2 box corners\)"):
+        backend.decode(embedding, boxed, True)
 
 
 def test_interpreters_and_files_are_reused(tiny_params) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,6 +141,37 @@ def test_corrupt_safetensors_is_refused(tmp_path, payload) -> None:
 def test_missing_file_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(WeightsError, match="not found"):
         Decoder.from_weights(tmp_path / "nope.safetensors")
+    with pytest.raises(CheckpointFormatError, match="expected a checkpoint file, got no such file"):
+        convert_checkpoint(tmp_path / "missing.pth", tmp_path / "out.safetensors")
+
+
+@pytest.mark.parametrize("magic", [b"PK\x03\x04", b"\x80\x02"], ids=["zip", "legacy"])
+def test_a_torch_checkpoint_read_as_safetensors_says_convert(tmp_path, magic) -> None:
+    (tmp_path / "sam.pth").write_bytes(magic + b" the rest of a torch.save file")
+    with pytest.raises(CheckpointFormatError) as info:
+        Decoder.from_weights(tmp_path / "sam.pth")
+    assert "PyTorch checkpoint" in str(info.value) and f"samcore convert {tmp_path / 'sam.pth'}" in str(info.value)
+    assert "header too large" not in str(info.value)
+
+
+def test_saving_twice_writes_the_same_bytes_mode_0644(tmp_path) -> None:
+    """safetensors orders metadata by a per-process hash; save_tensors sorts it. Two processes."""
+    script = (
+        "import sys, numpy as np; from samcore.weights import save_tensors; "
+        "save_tensors(sys.argv[1], {'b': np.ones(3, np.float32), 'a': np.zeros(2, np.float16)}, "
+        "{f'key{i}': str(i) for i in range(20)})"
+    )
+    for name in ("one", "two"):
+        subprocess.run([sys.executable, "-c", script, str(tmp_path / name)], check=True)
+    assert (tmp_path / "one").read_bytes() == (tmp_path / "two").read_bytes()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "one").stat().st_mode & 0o777 == 0o666 & ~umask
+    data = (tmp_path / "one").read_bytes()
+    header = json.loads(data[8 : 8 + int.from_bytes(data[:8], "little")])
+    assert list(header["__metadata__"]) == sorted(header["__metadata__"])
+    loaded = load_file(tmp_path / "one")
+    np.testing.assert_array_equal(loaded["b"], np.ones(3, np.float32))
 
 
 def test_bundled_default_and_manifest() -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
+from samcore.extras import pip_hint
 from samcore.inputs import Prompts
 from samcore_onnx.export import params_sha256
 
@@ -75,7 +76,7 @@ class OnnxBackend(Backend):
             import onnx  # noqa: F401
             import onnxruntime
         except Exception as exc:  # ImportError, or a broken native library
-            return Availability(False, f"onnx and onnxruntime are needed (pip install 'samcore[onnx]'): {exc!r}")
+            return Availability(False, f"onnx and onnxruntime are needed ({pip_hint('onnx')}): {exc!r}")
         providers = onnxruntime.get_available_providers()
         devices = tuple(kind for provider, kind in PROVIDERS.items() if provider in providers)
         return Availability(True, version=onnxruntime.__version__, devices=(*devices, "cpu"))

@@ -13,6 +13,7 @@ import numpy as np
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabilities, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
+from samcore.extras import pip_hint
 from samcore.inputs import Prompts
 from samcore.spec.prompt_encoder import PADDING_LABEL
 
@@ -29,6 +30,18 @@ def gathered_tokens(prompts: Prompts) -> int:
     if prompts.boxes is not None:
         return points + 2
     return points + 1 if points else 0
+
+
+def token_makeup(prompts: Prompts) -> str:
+    """What ``gathered_tokens`` counted, in words: "3 points + a padding point (no box)",
+    "3 points + 2 box corners", "2 box corners"."""
+    points = 0 if prompts.point_coords is None else prompts.point_coords.shape[1]
+    parts = [f"{points} point{'s' * (points != 1)}"] if points else []
+    if prompts.boxes is not None:
+        parts.append("2 box corners")
+    elif points:
+        parts.append("a padding point (no box)")
+    return " + ".join(parts) or "no sparse prompt"
 
 
 class TFLiteBackend(Backend):
@@ -82,7 +95,7 @@ class TFLiteBackend(Backend):
 
             _, module, version = interpreter_class()
         except Exception as exc:  # ImportError, or a broken native library
-            return Availability(False, f"ai-edge-litert and onnx are needed (pip install 'samcore[tflite]'): {exc}")
+            return Availability(False, f"ai-edge-litert and onnx are needed ({pip_hint('tflite')}): {exc}")
         return Availability(True, version=f"{version} ({module})", devices=("cpu",))
 
     def __init__(
@@ -112,13 +125,14 @@ class TFLiteBackend(Backend):
 
     # --- prompts -----------------------------------------------------------------------------------
 
-    def graph_points(self, tokens: int) -> int:
-        """N, the tokens of the graph that decodes prompts of ``tokens`` tokens."""
+    def graph_points(self, tokens: int, makeup: str | None = None) -> int:
+        """N, the tokens of the graph that decodes prompts of ``tokens`` tokens (``makeup``:
+        what they are, ``token_makeup``, for the error message)."""
         if self.points is not None:
             if tokens > self.points:
                 raise InputError(
                     f"prompts: expected at most {self.points} tokens (the TFLite graph's fixed number of points), "
-                    f"got {tokens} (points, plus a padding point without a box, plus 2 box corners); use "
+                    f"got {tokens}{f' ({makeup})' if makeup else ''}; use "
                     f"TFLiteBackend(..., points={tokens}) or export a larger graph: "
                     f"samcore export tflite WEIGHTS --points {tokens} -o decoder.tflite"
                 )
@@ -132,7 +146,7 @@ class TFLiteBackend(Backend):
         """``prompts`` with N - K padding points (0, 0) labelled -1 appended to the points, so
         that SAM's gathering gives the N tokens the graph decodes (K: ``gathered_tokens``)."""
         tokens = gathered_tokens(prompts)
-        pad = self.graph_points(tokens) - tokens
+        pad = self.graph_points(tokens, token_makeup(prompts)) - tokens
         mask_only = prompts.point_coords is None and prompts.boxes is None
         if mask_only:
             pad -= 1  # given points (even none), SAM's gathering adds one padding point itself

@@ -8,9 +8,17 @@ and fail under NumPy 2). Nothing here is imported before a backend is used.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
+import tempfile
+from collections.abc import Iterator
 from typing import Any
+
+#: What LiteRT's C++ code prints on stderr the first time a process applies XNNPACK.
+XNNPACK_NOTICE = "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+_notice_filtered = False
 
 
 @functools.cache
@@ -54,8 +62,32 @@ def open_interpreter(path: str, num_threads: int | None) -> Any:
     it), with ``num_threads`` threads (None: one per CPU; the runtime's own default is one)."""
     interpreter, _, _ = interpreter_class()
     it = interpreter(model_path=path, num_threads=num_threads if num_threads is not None else os.cpu_count() or 1)
-    it.allocate_tensors()
+    with _without_xnnpack_notice():
+        it.allocate_tensors()
     return it
+
+
+@contextlib.contextmanager
+def _without_xnnpack_notice() -> Iterator[None]:
+    """Drop ``XNNPACK_NOTICE`` (written to file descriptor 2 by the runtime, once per process,
+    at the first allocation); anything else written to stderr meanwhile is passed on."""
+    global _notice_filtered
+    if _notice_filtered:
+        yield
+        return
+    _notice_filtered = True
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            lines = captured.read().decode(errors="replace").splitlines(keepends=True)
+            sys.stderr.write("".join(line for line in lines if not line.startswith(XNNPACK_NOTICE)))
 
 
 # y = x + x on float32 [1]: a minimal TFLite flatbuffer (schema v3, written by ``writer.serialize``),

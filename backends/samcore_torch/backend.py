@@ -14,6 +14,7 @@ import numpy as np
 
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
 from samcore.config import DecoderConfig
+from samcore.extras import pip_hint
 from samcore.inputs import Prompts
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class TorchBackend(Backend):
         try:
             import torch
         except Exception as exc:  # ImportError, or a broken install (a missing shared library)
-            return Availability(False, f"torch cannot be imported: {exc}")
+            return Availability(False, f"torch cannot be imported ({pip_hint('torch')}): {exc}")
         devices = ["cpu"]
         if torch.backends.mps.is_available():
             devices.insert(0, "mps")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from samcore.cli.arguments import input_file, output_file, positive_int
+from samcore.extras import requires_extra
 from samcore.weights import load_decoder_params
 
 
@@ -12,17 +14,18 @@ def _export(args: argparse.Namespace) -> None:
     """Export graphs traced from the spec; the backends' packages are imported only here."""
     params, config = load_decoder_params(args.weights)
     grid = (args.grid, args.grid)
-    if args.format == "onnx":
-        from samcore_onnx import export_onnx
+    with requires_extra(args.format, f"export {args.format}"):  # onnx is imported as the export runs
+        if args.format == "onnx":
+            from samcore_onnx import export_onnx
 
-        model = export_onnx(params, config, args.output, interface=args.interface, grid=grid, opset=args.opset,
-                            return_single_mask=args.single_mask, with_mask_input=not args.no_mask_input)
-        ops = sorted({node.op_type for node in model.graph.node})
-    else:
-        from samcore_tflite import export_tflite
+            model = export_onnx(params, config, args.output, interface=args.interface, grid=grid, opset=args.opset,
+                                return_single_mask=args.single_mask, with_mask_input=not args.no_mask_input)
+            ops = sorted({node.op_type for node in model.graph.node})
+        else:
+            from samcore_tflite import export_tflite
 
-        ops = export_tflite(params, config, args.output, points=args.points, quantize=args.quantize, grid=grid,
-                            with_mask_input=not args.no_mask_input)
+            ops = export_tflite(params, config, args.output, points=args.points, quantize=args.quantize, grid=grid,
+                                with_mask_input=not args.no_mask_input)
     size = pathlib.Path(args.output).stat().st_size
     print(f"wrote {args.output}: {size / 1e6:.2f} MB, {len(ops)} op types: {', '.join(ops)}")
 
@@ -33,16 +36,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     formats = p.add_subparsers(dest="format", required=True)
     for name, text in (("onnx", "ONNX model for ONNX Runtime"), ("tflite", "TFLite model for LiteRT")):
         f = formats.add_parser(name, help=text)
-        f.add_argument("weights", help="safetensors decoder weights")
-        f.add_argument("-o", "--output", required=True, help=f"the .{name} file to write")
-        f.add_argument("--grid", type=int, default=64, help="embedding grid side (64 for every official model)")
+        f.add_argument("weights", type=input_file(".safetensors"), help="safetensors decoder weights")
+        f.add_argument("-o", "--output", type=output_file(f".{name}"), required=True, help=f"the .{name} file to write")
+        f.add_argument("--grid", type=positive_int, default=64,
+                       help="embedding grid side (64 for every official model)")
         f.add_argument("--no-mask-input", action="store_true", help="the graph without mask input")
         f.set_defaults(run=_export)
         if name == "onnx":
             f.add_argument("--interface", choices=["samcore", "meta"], default="samcore",
                            help="samcore's I/O, or Meta's SamOnnxModel I/O (a drop-in for SAM apps)")
-            f.add_argument("--opset", type=int, default=17)
+            f.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
             f.add_argument("--single-mask", action="store_true", help="meta interface: return the best mask only")
         else:
-            f.add_argument("--points", type=int, required=True, help="points per prompt, fixed (pad with label -1)")
+            f.add_argument("--points", type=positive_int, required=True,
+                           help="points per prompt, fixed (pad with label -1)")
             f.add_argument("--quantize", choices=["fp16", "int8"], help="float16 weights or int8 dynamic range")

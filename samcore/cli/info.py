@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from samcore.cli.arguments import input_file
 from samcore.weights import describe
 
 
@@ -19,5 +20,5 @@ def _info(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``info`` to the subcommands."""
     p = sub.add_parser("info", help="describe a weights file (.safetensors or .pth)")
-    p.add_argument("file")
+    p.add_argument("file", type=input_file(".safetensors", ".pth", ".pt"), help="the weights file to describe")
     p.set_defaults(run=_info)

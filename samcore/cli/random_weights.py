@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from samcore.cli.arguments import output_file, refuse_overwrite
 from samcore.config import ENCODER_PRESETS, PRESETS
 from samcore.errors import InputError
 from samcore.random_weights import SMALL_MODELS, model_configs, random_encoder_params, random_params
@@ -11,6 +12,7 @@ from samcore.weights import save_tensors
 
 
 def _random_weights(args: argparse.Namespace) -> None:
+    refuse_overwrite("target", args.target, args.force)
     encoder_config, config = model_configs(args.preset)
     metadata = config.metadata() | {"samcore.random_seed": str(args.seed), "samcore.model": f"random {args.preset}"}
     tensors = random_params(config, args.seed)
@@ -29,9 +31,10 @@ def _random_weights(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``random-weights`` to the subcommands."""
     p = sub.add_parser("random-weights", help="write seeded random weights in an official layout (tests, demos)")
-    p.add_argument("target")
+    p.add_argument("target", type=output_file(".safetensors"), help="the .safetensors file to write")
     p.add_argument("--preset", choices=sorted(PRESETS) + sorted(SMALL_MODELS), default="sam_vit_b",
                    help="official layout, or 'tiny' (a whole SAM at 128 pixels, for tests)")
     p.add_argument("--encoder", action="store_true", help="include the image encoder (a whole SAM checkpoint)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed; one seed always writes the same bytes")
+    p.add_argument("--force", action="store_true", help="overwrite the target if it exists")
     p.set_defaults(run=_random_weights)

@@ -2,7 +2,7 @@
 
 Run it against any registered backend (yours included)::
 
-    pip install "samcore[conformance]"
+    pip install "samcore-decoder[conformance]"
     pytest --pyargs samcore.conformance --samcore-backend NAME [--samcore-xfail known.txt]
 
 ``strategies`` draws reproducible cases, ``assertions`` reports the first

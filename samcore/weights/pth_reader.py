@@ -370,6 +370,9 @@ def read_pth(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
             is not a dict of tensors.
     """
     name = os.fspath(path)
+    if not os.path.isfile(name):
+        got = "a folder" if os.path.isdir(name) else "no such file"
+        raise CheckpointFormatError(f"{name}: expected a checkpoint file, got {got}")
     try:
         return _read(name)
     except UnsafeCheckpointError as exc:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 
 import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.numpy import save_file
+from safetensors.numpy import save
 
 from samcore.config import MASK_DECODER, PROMPT_ENCODER, DecoderConfig, expected_shapes, infer_config
 from samcore.errors import CheckpointFormatError, WeightsError
 
 DECODER_PREFIXES = (PROMPT_ENCODER, MASK_DECODER)
+#: First bytes of a torch.save file: a zip archive, or a legacy pickle (protocol 2+).
+TORCH_MAGIC = (b"PK\x03\x04", b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 #: safetensors dtypes the decoder accepts; all are converted to float32.
 FLOAT_DTYPES = {"F16", "F32", "F64"}
 
@@ -25,6 +28,7 @@ def safetensors_dtype(array: np.ndarray) -> str:
 
 def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[int, ...]], dict[str, str], dict[str, str]]:
     """(key -> shape, key -> safetensors dtype, metadata) of a file, reading no tensor data."""
+    _refuse_torch_checkpoint(path)
     try:
         with safe_open(os.fspath(path), framework="np") as f:
             shapes, dtypes = {}, {}
@@ -36,6 +40,24 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[int, ...]], di
         raise WeightsError(f"weights file not found: {os.fspath(path)}") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointFormatError(f"{os.fspath(path)}: not a readable safetensors file ({exc})") from None
+
+
+def _refuse_torch_checkpoint(path: str | os.PathLike) -> None:
+    """A .pth/.pt checkpoint given where safetensors is read: say how to convert it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return  # read_header reports a missing or unreadable file
+    if head.startswith(TORCH_MAGIC):
+        name = os.fspath(path)
+        stem, suffix = os.path.splitext(name)
+        target = stem + ("-converted" if suffix == ".safetensors" else "") + ".safetensors"
+        raise CheckpointFormatError(
+            f"{name}: expected a safetensors file, got a PyTorch checkpoint (torch.save); "
+            f"convert it first: samcore convert {name} {target}"
+        )
+
 
 
 def check_part(
@@ -87,7 +109,17 @@ def load_decoder_params(
 
 
 def save_tensors(path: str | os.PathLike, tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str]) -> None:
-    """Write tensors to safetensors; every array is made C-contiguous first, since
-    ``safetensors.numpy`` 0.8 writes a non-contiguous array scrambled without error."""
+    """Write tensors to safetensors, the same bytes for the same input, mode 0644 (umask applied).
+
+    Every array is made C-contiguous first, since ``safetensors.numpy`` 0.8 writes a
+    non-contiguous array scrambled without error; the header is written with sorted keys
+    (safetensors orders metadata by a hash seeded per process).
+    """
     contiguous = {key: np.ascontiguousarray(value) for key, value in tensors.items()}
-    save_file(contiguous, os.fspath(path), metadata=dict(metadata))
+    data = save(contiguous, metadata=dict(metadata))
+    size = int.from_bytes(data[:8], "little")
+    header = json.dumps(json.loads(data[8 : 8 + size]), sort_keys=True, separators=(",", ":")).encode()
+    header += b" " * (-len(header) % 8)  # the data stays 8-byte aligned, as safetensors writes it
+    with open(path, "wb") as f:
+        f.write(len(header).to_bytes(8, "little") + header)
+        f.write(memoryview(data)[8 + size :])
