@@ -18,6 +18,7 @@ EXTRA_OF_MODULE = {
     "onnxruntime": "onnx",
     "ai_edge_litert": "tflite",
     "tflite_runtime": "tflite",
+    "PIL": "image",
     "pytest": "conformance",
     "hypothesis": "conformance",
     # First-party backends' packages, missing when installed without them.

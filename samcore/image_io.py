@@ -1,4 +1,4 @@
-"""Reading pictures for the encoder: JPEG, PNG, WebP, ... with Pillow (``samcore[image]``).
+"""Reading pictures for the encoder: JPEG, PNG, WebP, ... with Pillow (the ``image`` extra).
 
 EXIF orientation is applied (a phone photo comes out upright), any mode becomes
 RGB (grayscale, palette, RGBA composited on nothing: alpha dropped), and a pixel
@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 from samcore.errors import InputError, SamcoreError
+from samcore.extras import requires_extra
 
 #: Default largest picture read (pixels): 16k x 16k; SAM sees 1024 x 1024 anyway.
 MAX_PIXELS = 16384 * 16384
@@ -24,10 +25,8 @@ class ImageFileError(SamcoreError, ValueError):
 
 
 def _pillow():
-    try:
+    with requires_extra("image", "reading pictures"):
         from PIL import Image, ImageOps
-    except ImportError:
-        raise SamcoreError("reading pictures needs Pillow: pip install 'samcore[image]'") from None
     return Image, ImageOps
 
 

@@ -3,7 +3,7 @@
 Resize so the longest side is the frame size (Meta's ``ResizeLongestSide.apply_image``:
 torchvision's resize of a PIL image, i.e. Pillow's bilinear filter on the uint8 image),
 normalise each channel by SAM's pixel mean and std, and zero pad at the bottom and
-right to the square frame. The resize needs Pillow (``samcore[image]``).
+right to the square frame. The resize needs Pillow (the ``image`` extra).
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from samcore.errors import InputError, InputTypeError, SamcoreError
+from samcore.errors import InputError, InputTypeError
+from samcore.extras import requires_extra
 from samcore.transforms import preprocess_shape
 
 IMAGE_FORMATS = ("RGB", "BGR")
@@ -34,10 +35,8 @@ def check_image(image: Any, image_format: str = "RGB") -> np.ndarray:
 def resize_longest_side(image: np.ndarray, target: int) -> np.ndarray:
     """uint8 [H, W, 3] -> uint8 [h, w, 3] with max(h, w) = ``target`` (``preprocess_shape``),
     by Pillow's bilinear resize, as ``ResizeLongestSide.apply_image`` does."""
-    try:
+    with requires_extra("image", "resizing an image"):
         from PIL import Image
-    except ImportError:
-        raise SamcoreError("resizing an image needs Pillow: pip install 'samcore[image]'") from None
     h, w = preprocess_shape(image.shape[:2], target)
     picture = Image.fromarray(np.ascontiguousarray(image))
     return np.asarray(picture.resize((w, h), Image.Resampling.BILINEAR))
