@@ -88,15 +88,6 @@ class Backend(abc.ABC):
         """Per-image work for the checked embedding [1, C, h, w] that the following
         ``decode`` calls will receive (the very same array). Default: nothing."""
 
-    def reference_prompts(self, prompts: Prompts) -> Prompts:
-        """The prompts for which the spec computes what this backend computes for ``prompts``.
-
-        The identity for most backends; one with a fixed number of points returns the
-        prompts with its padding points (label -1) added, since padding tokens take part
-        in attention. The conformance kit compares against the spec on these.
-        """
-        return prompts
-
     @abc.abstractmethod
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool

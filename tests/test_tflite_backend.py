@@ -51,14 +51,12 @@ def _case(config, grid: int, rng: np.random.Generator, points: int, box: bool, m
 
 
 def _check_against_spec(backend: TFLiteBackend, args: tuple, multimask: bool, tolerance=FLOAT32_TOLERANCE) -> None:
-    """The backend's outputs against the spec on its reference (padded) prompts."""
+    """The backend's outputs against the spec on the same prompts (the graph's fillers unseen)."""
     embedding = check_embedding(args[0], backend.config.embed_dim)
     grid = embedding.shape[-2:]
     prompts = check_prompts(*args[1:], grid, backend.config.frame_size(grid))
-    p = backend.reference_prompts(prompts)
     ours = backend.decode(embedding, prompts, multimask)
-    spec = decode(backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
-                  multimask)
+    spec = decode(backend.params, backend.config, embedding, *args[1:], multimask)
     for name, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
         assert a.dtype == np.float32 and a.shape == b.shape, name
         excess = np.abs(a - b) - tolerance[name].bound(b)
@@ -77,7 +75,7 @@ def test_files_use_builtin_operators_only(tiny_params, tmp_path, quantize) -> No
     assert ops == tflite_ops(path) == sorted(ops)
     builtins = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
     assert set(ops) <= builtins - {"CUSTOM", "DELEGATE"} and not any(op.startswith("STABLEHLO") for op in ops)
-    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GELU", "SOFTMAX", "DEPTH_TO_SPACE", "CONV_2D"} <= set(ops)
+    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GELU", "SOFTMAX", "CONV_2D", "LESS"} <= set(ops)
     assert ("DEQUANTIZE" in ops) == (quantize is not None)
     model = schema.Model.GetRootAs(path.read_bytes(), 0)
     codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
@@ -97,7 +95,8 @@ def test_io_layout(tiny_params, tmp_path) -> None:
     g, c, t = TINY_GRID, TINY.embed_dim, TINY.num_mask_tokens
     assert inputs == {
         "image_embedding": ([1, c, g, g], np.float32), "point_coords": ([1, 6, 2], np.float32),
-        "point_labels": ([1, 6], np.int32), "mask_input": ([1, 1, 4 * g, 4 * g], np.float32),
+        "point_labels": ([1, 6], np.int32), "num_tokens": ([1], np.int32),
+        "mask_input": ([1, 1, 4 * g, 4 * g], np.float32),
     }
     assert outputs == {"low_res_logits": ([1, t, 4 * g, 4 * g], np.float32), "iou_predictions": ([1, t], np.float32)}
     assert list(it.get_signature_list()["serving_default"]["inputs"]) == sorted(inputs)
@@ -159,19 +158,59 @@ def test_batched_prompts_equal_each_alone(tiny_params) -> None:
 # --- points, padding, interpreters ---------------------------------------------------------------------
 
 
-def test_reference_prompts_pad_to_the_graph(tiny_params) -> None:
+@pytest.mark.parametrize("dtype", list(TFLiteBackend.dtypes))
+@pytest.mark.parametrize("mask", [False, True])
+def test_users_prompts_equal_the_spec_on_the_same_prompts(tiny_params, dtype, mask) -> None:
+    """A graph of 8 tokens, every number of real tokens it holds: 1..7 points (+ SAM's padding
+    point), 1..6 points with a box, a box alone; multimask on and off; each dtype within its
+    declared tolerance of the spec on the user's prompts (no padding on the spec's side)."""
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", dtype, points=8)
+    rng = np.random.default_rng(10 + mask)
+    for box in (False, True):
+        for points in range(0 if box else 1, 7 if box else 8):
+            for multimask in (False, True):
+                case = _case(TINY, TINY_GRID, rng, points, box, mask, (-1, 0, 1))
+                _check_against_spec(backend, case, multimask, TFLiteBackend.tolerances[dtype])
+
+
+def test_padded_points_keep_sams_padding_point_and_count_real_tokens(tiny_params) -> None:
     backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=6)
     grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
     points = check_prompts([[[1.0, 2.0], [3.0, 4.0]]], [[1, 0]], None, None, grid, frame)
-    p = backend.reference_prompts(points)  # 2 points + SAM's padding point = 3 tokens; 3 more
-    assert p.point_coords.shape == (1, 5, 2) and p.point_labels.tolist() == [[1, 0, -1, -1, -1]]
-    assert not p.point_coords[0, 2:].any()
-    box = backend.reference_prompts(check_prompts(None, None, [[1, 2, 30, 40]], None, grid, frame))
-    assert box.point_labels.tolist() == [[-1] * 4]  # + 2 corners = 6
+    coords, labels, tokens = backend.padded_points(points)  # 2 points + SAM's padding point = 3 real tokens
+    assert tokens == 3 and coords.shape == (1, 6, 2) and labels.tolist() == [[1, 0, -1, -1, -1, -1]]
     mask = np.zeros((1, 1, 4 * TINY_GRID, 4 * TINY_GRID), np.float32)
-    alone = backend.reference_prompts(check_prompts(None, None, None, mask, grid, frame))
-    assert alone.point_labels.tolist() == [[-1] * 5]  # + SAM's padding point = 6
+    _, labels, tokens = backend.padded_points(check_prompts(None, None, None, mask, grid, frame))
+    assert tokens == 0 and labels.tolist() == [[-1] * 6]  # a mask alone: no real token
     assert TFLiteBackend(tiny_params, TINY, "cpu", "float32").graph_points(9) == 16
+
+
+def test_exported_file_equals_the_spec_for_every_number_of_real_tokens(tiny_params, tmp_path) -> None:
+    """``export_tflite --points 6``: the user's K <= 6 tokens then fillers, num_tokens = K."""
+    from samcore_tflite.runtime import open_interpreter
+
+    from samcore.spec import decode_all_tokens
+
+    path = tmp_path / "decoder.tflite"
+    export_tflite(tiny_params, TINY, path, points=6, grid=(TINY_GRID, TINY_GRID))
+    it = open_interpreter(str(path), 1)
+    inputs = {d["name"]: d["index"] for d in it.get_input_details()}
+    outputs = {d["name"]: d["index"] for d in it.get_output_details()}
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=6)  # its host-side padding
+    grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
+    rng = np.random.default_rng(7)
+    for points, box in [(0, False), (1, False), (3, False), (5, False), (0, True), (2, True), (4, True)]:
+        embedding, *prompt = _case(TINY, TINY_GRID, rng, points, box, True)
+        coords, labels, tokens = backend.padded_points(check_prompts(*prompt, grid, frame))
+        feed = {"image_embedding": embedding, "point_coords": coords, "point_labels": labels.astype(np.int32),
+                "num_tokens": np.array([tokens], np.int32), "mask_input": prompt[3]}
+        for name, value in feed.items():
+            it.set_tensor(inputs[name], value)
+        it.invoke()
+        spec = decode_all_tokens(tiny_params, TINY, embedding, *prompt)
+        for name, want in zip(("low_res_logits", "iou_predictions"), spec, strict=True):
+            got = it.get_tensor(outputs[name])
+            assert np.all(np.abs(got - want) <= FLOAT32_TOLERANCE[name].bound(want)), (points, box, name)
 
 
 def test_too_many_points_is_an_input_error(tiny_params) -> None:

@@ -155,7 +155,8 @@ def fast_graphs(
     """``samcore.spec.fast`` as (per-image graph, per-prompt graph) for one grid.
 
     ``prompt_dims`` (B, N): symbolic names for dynamic sizes, or ints for static graphs
-    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32).
+    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32). A static N
+    adds the input num_tokens [B] int32 (``prompt_inputs``).
 
     Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
     on it, by field name: tokens [1, HW, C], t2i_keys, t2i_values, i2t_queries
@@ -180,9 +181,8 @@ def fast_graphs(
         image.output(value, name)
 
     prompt = Graph(opset)
-    batch, points = prompt_dims
-    coords = prompt.input("point_coords", F32, (batch, points, 2))
-    labels = prompt.input("point_labels", label_dtype, (batch, points))
+    coords, labels, token_mask = prompt_inputs(prompt, prompt_dims, label_dtype)
+    batch = prompt_dims[0]
     if with_mask_input:
         embedding = prompt.input("image_embedding", F32, embedding_shape)
         mask_input = prompt.input("mask_input", F32, (batch, 1, 4 * h, 4 * w))
@@ -192,7 +192,51 @@ def fast_graphs(
         inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
         features = ImageFeatures(**inputs, **constants, embedding=_ShapeOnly(embedding_shape))
         mask_input = None
-    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output)
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output, token_mask)
     prompt.output(logits, "low_res_logits")
     prompt.output(iou, "iou_predictions")
     return image, prompt
+
+
+def prompt_inputs(
+    g: Graph, prompt_dims: tuple[int | str, int | str], label_dtype: type
+) -> tuple[Traced, Traced, Traced | None]:
+    """point_coords [B, N, 2] float32 and point_labels [B, N] inputs, and with a static N
+    (an int) num_tokens [B] int32, the number of real tokens at the front of each prompt
+    (the rest are fillers, never attended to) -> (coords, labels, token mask [B, N] float32
+    or None)."""
+    batch, points = prompt_dims
+    coords = g.input("point_coords", F32, (batch, points, 2))
+    labels = g.input("point_labels", label_dtype, (batch, points))
+    if not isinstance(points, int):
+        return coords, labels, None
+    count = g.input("num_tokens", np.int32, (batch,))
+    return coords, labels, np.less(np.arange(points, dtype=np.int32)[None, :], count[:, None]).astype(F32)
+
+
+def fast_single_graph(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    points: int,
+    with_mask_input: bool,
+    label_dtype: type = np.int32,
+) -> Graph:
+    """``samcore.spec.fast`` as one static graph for one prompt of ``points`` tokens (TFLite's
+    ``export_tflite``): the per-image features and the decoding of every mask token.
+
+    Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,
+    point_labels [1, N], num_tokens [1] int32 (``prompt_inputs``), with ``with_mask_input``
+    mask_input [1, 1, 4h, 4w]. Outputs: low_res_logits [1, T, 4h, 4w], iou_predictions [1, T].
+    """
+    g = Graph(opset)
+    h, w = grid
+    embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
+    coords, labels, token_mask = prompt_inputs(g, (1, points), label_dtype)
+    mask_input = g.input("mask_input", F32, (1, 1, 4 * h, 4 * w)) if with_mask_input else None
+    features = image_features(params, config, embedding)
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, None, token_mask)
+    g.output(logits, "low_res_logits")
+    g.output(iou, "iou_predictions")
+    return g

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,15 +21,6 @@ QUANTIZE = {"float32": None, "float16": "fp16", "int8": "int8"}
 DEFAULT_POINTS = 8
 
 
-def gathered_tokens(prompts: Prompts) -> int:
-    """K, the sparse tokens SAM makes of the prompts: the points, a padding point when
-    there is no box, the box's two corners."""
-    points = 0 if prompts.point_coords is None else prompts.point_coords.shape[1]
-    if prompts.boxes is not None:
-        return points + 2
-    return points + 1 if points else 0
-
-
 class TFLiteBackend(Backend):
     """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
     operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
@@ -40,11 +30,12 @@ class TFLiteBackend(Backend):
     that take those features, or with mask input the embedding itself, and compute only the
     returned masks. An embedding other than ``set_image``'s gets its features on the fly.
 
-    The graphs take one prompt of N tokens: prompts are gathered on the host, padded with
-    points (0, 0) labelled -1 to N and decoded one at a time. ``points`` fixes N (prompts
-    with more tokens raise ``InputError``); None (the default) picks the smallest of 8, 16,
-    32, ... that holds each call's prompts. ``num_threads``: the interpreter's threads (None:
-    one per CPU). Both are constructor keywords, defaulting to these class attributes.
+    The graphs take one prompt of N tokens and num_tokens, the K real ones: prompts are
+    gathered on the host, filled up to N (``padded_points``) and decoded one at a time;
+    the graph never attends to the fillers: it computes the spec on the K tokens alone.
+    ``points`` fixes N (prompts with more tokens raise ``InputError``); None (the default)
+    picks the smallest of 8, 16, 32, ... that holds each call's prompts. ``num_threads``:
+    the interpreter's threads (None: one per CPU). Both are constructor keywords, defaulting to these class attributes.
 
     Thread safety: a TFLite Interpreter is not thread-safe, so one lock per backend
     serialises its runs (and interpreter creation); decode in parallel with one Decoder
@@ -128,24 +119,16 @@ class TFLiteBackend(Backend):
             size *= 2
         return size
 
-    def reference_prompts(self, prompts: Prompts) -> Prompts:
-        """``prompts`` with N - K padding points (0, 0) labelled -1 appended to the points, so
-        that SAM's gathering gives the N tokens the graph decodes (K: ``gathered_tokens``)."""
-        tokens = gathered_tokens(prompts)
+    def padded_points(self, prompts: Prompts) -> tuple[np.ndarray, np.ndarray, int]:
+        """SAM's labelled points (``Prompts.labelled_points``: K tokens) followed by N - K fillers
+        (0, 0) labelled -1 for the graph of N tokens -> (coords [B, N, 2], labels [B, N], K).
+        The graph takes K as num_tokens and never attends to the fillers."""
+        coords, labels = prompts.labelled_points()
+        tokens = coords.shape[1]
         pad = self.graph_points(tokens) - tokens
-        mask_only = prompts.point_coords is None and prompts.boxes is None
-        if mask_only:
-            pad -= 1  # given points (even none), SAM's gathering adds one padding point itself
-        elif pad == 0:
-            return prompts
-        batch = prompts.batch
-        coords = [np.zeros((batch, pad, 2), np.float32)]
-        labels = [np.full((batch, pad), PADDING_LABEL, np.int64)]
-        if prompts.point_coords is not None:
-            coords.insert(0, prompts.point_coords)
-            labels.insert(0, prompts.point_labels)
-        return dataclasses.replace(prompts, point_coords=np.concatenate(coords, 1),
-                                   point_labels=np.concatenate(labels, 1))
+        coords = np.concatenate([coords, np.zeros((prompts.batch, pad, 2), np.float32)], axis=1)
+        labels = np.concatenate([labels, np.full((prompts.batch, pad), PADDING_LABEL, np.int64)], axis=1)
+        return coords, labels, tokens
 
     # --- interpreters ------------------------------------------------------------------------------
 
@@ -223,30 +206,31 @@ class TFLiteBackend(Backend):
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Pad and gather on the host, then run each prompt through the per-prompt interpreter
-        (on ``set_image``'s features, or the embedding itself with mask input)."""
-        p = self.reference_prompts(prompts)
-        coords, labels = p.labelled_points()  # N tokens: the padding makes them never empty
+        """Gather and pad with fillers on the host, then run each prompt through the per-prompt
+        interpreter (on ``set_image``'s features, or the embedding itself with mask input)."""
+        coords, labels, tokens = self.padded_points(prompts)
+        mask_input = prompts.mask_input
         grid = (image_embedding.shape[-2], image_embedding.shape[-1])
-        if p.mask_input is not None:
+        if mask_input is not None:
             image = {"image_embedding": np.ascontiguousarray(image_embedding, np.float32)}
         elif self._image is not None and self._image[0] is image_embedding:
             image = self._image[1]
         else:
             image = self._features(image_embedding)
         with self._lock:
-            it = self.interpreter(grid, p.mask_input is not None, coords.shape[1], multimask_output)
+            it = self.interpreter(grid, mask_input is not None, coords.shape[1], multimask_output)
             inputs = {d["name"]: d["index"] for d in it.get_input_details()}
             results = {d["name"]: d["index"] for d in it.get_output_details()}
             for name, value in image.items():
                 it.set_tensor(inputs[name], value)
+            it.set_tensor(inputs["num_tokens"], np.array([tokens], np.int32))
 
             def invoke(part: slice) -> tuple[np.ndarray, np.ndarray]:
                 it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[part], np.float32))
                 it.set_tensor(inputs["point_labels"], labels[part].astype(np.int32))
-                if p.mask_input is not None:
-                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(p.mask_input[part], np.float32))
+                if mask_input is not None:
+                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(mask_input[part], np.float32))
                 it.invoke()
                 return it.get_tensor(results["low_res_logits"]), it.get_tensor(results["iou_predictions"])
 
-            return decode_in_steps(p.batch, 1, invoke)
+            return decode_in_steps(prompts.batch, 1, invoke)

@@ -8,7 +8,6 @@ must consume: TFLite has no ERF builtin.
 - MatMul with a constant right side -> FULLY_CONNECTED (PyTorch's [out, in] weight);
   with a constant left row of 1/C (the channel mean of LayerNorm2d) -> MEAN; else BATCH_MATMUL.
 - Conv (stride = kernel, SAM's only kind) -> CONV_2D in NHWC.
-- ConvTranspose (stride = kernel k) -> FULLY_CONNECTED to k*k*Cout channels, DEPTH_TO_SPACE.
 - LayerNormalization -> MEAN, SUB, MUL, MEAN, ADD, RSQRT, MUL, MUL, ADD.
 """
 
@@ -224,23 +223,6 @@ def _conv(lw: Lowering, node: Any, attrs: dict) -> None:
     lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(NHWC_TO_NCHW, np.int32))])
 
 
-def _conv_transpose(lw: Lowering, node: Any, attrs: dict) -> None:
-    """NCHW ConvTranspose (stride = kernel k) -> TRANSPOSE, FULLY_CONNECTED to k*k*Cout
-    channels ordered (i, j, c), DEPTH_TO_SPACE(k), TRANSPOSE: pixel (y, x) writes the block
-    (y*k + i, x*k + j) channel c with sum_cin x[cin] * W[cin, c, i, j] + bias[c]."""
-    weight = lw.constant(node.input[1])  # [Cin, Cout, k, k]
-    cin, cout, k, _ = weight.shape
-    _stride_is_kernel(attrs, k)
-    bias = lw.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(cout, np.float32)
-    x = lw.transpose(lw.tensor(node.input[0]), NCHW_TO_NHWC)
-    b, h, w, _ = lw.g.shape(x)
-    fc_weight = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(k * k * cout, cin))
-    fc = lw.g.op("FULLY_CONNECTED", [x, lw.g.const(fc_weight), lw.g.const(np.tile(bias, k * k))],
-                 (b, h, w, k * k * cout), keepNumDims=True)
-    y = lw.g.op("DEPTH_TO_SPACE", [fc], (b, h * k, w * k, cout), blockSize=k)
-    lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(NHWC_TO_NCHW, np.int32))])
-
-
 def _reshape(lw: Lowering, node: Any, attrs: dict) -> None:
     shape = lw.out(node)[0]
     lw.emit(node, "RESHAPE", [lw.tensor(node.input[0]), lw.g.const(np.array(shape, np.int32))],
@@ -299,7 +281,6 @@ _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     "Softmax": _softmax,
     "LayerNormalization": _layer_norm,
     "Conv": _conv,
-    "ConvTranspose": _conv_transpose,
     "Reshape": _reshape,
     "Squeeze": _reshape,
     "Unsqueeze": _reshape,
@@ -309,6 +290,7 @@ _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     "Expand": _expand,
     "Cast": _cast,
     "Equal": lambda lw, node, attrs: lw.emit(node, "EQUAL", [lw.tensor(n) for n in node.input]),
+    "Less": lambda lw, node, attrs: lw.emit(node, "LESS", [lw.tensor(n) for n in node.input]),
     "Gelu": lambda lw, node, attrs: lw.emit(node, "GELU", [lw.tensor(node.input[0])],
                                             approximate=attrs.get("approximate", b"none") in (b"tanh", "tanh")),
     "Identity": _identity,

@@ -21,36 +21,21 @@ OPSET = 17
 def static_graph(
     params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], points: int, with_mask_input: bool
 ) -> Any:
-    """``samcore_onnx.graphs.samcore_graph`` for B = 1 and N = ``points``, labels int32.
+    """``samcore_onnx.graphs.fast_single_graph`` (the fast formulation, every mask token) for
+    B = 1 and N = ``points``, labels int32, every shape static.
 
     Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,
-    point_labels [1, N] int32, and with ``with_mask_input`` mask_input [1, 1, 4h, 4w]
-    float32. Outputs: low_res_logits [1, T, 4h, 4w], iou_predictions [1, T].
-    Returns the ``onnx.ModelProto`` with shapes inferred.
+    point_labels [1, N] int32, num_tokens [1] int32 (the real tokens; the rest are fillers),
+    and with ``with_mask_input`` mask_input [1, 1, 4h, 4w] float32. Outputs: low_res_logits
+    [1, T, 4h, 4w], iou_predictions [1, T]. Returns the ``onnx.ModelProto`` with shapes inferred.
     """
     import onnx
-    import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
-    from samcore_onnx.tracer import Graph
+    from samcore_onnx.graphs import fast_single_graph
 
-    from samcore.spec.mask_decoder import predict_masks
-    from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
-
-    g = Graph(OPSET)
-    h, w = grid
-    embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
-    coords = g.input("point_coords", F32, (1, points, 2))
-    labels = g.input("point_labels", np.int32, (1, points))
-    sparse = embed_points(params, coords, labels, config.frame_size(grid))
-    if with_mask_input:
-        dense = embed_mask(params, g.input("mask_input", F32, (1, 1, 4 * h, 4 * w)))
-    else:
-        dense = no_mask_embedding(params, 1, grid)
-    image_pe = dense_positional_encoding(params, grid)  # NumPy: a constant of the graph
-    masks, iou = predict_masks(params, embedding, image_pe, sparse, dense, config.depth, config.num_heads)
-    g.output(masks, "low_res_logits")
-    g.output(iou, "iou_predictions")
-    model = g.model("samcore_decoder_static", "")
-    return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    g = fast_single_graph(params, config, grid, OPSET, points, with_mask_input)
+    model = onnx.shape_inference.infer_shapes(g.model("samcore_decoder_static", ""), check_type=True,
+                                              strict_mode=True)
+    return _static_shapes(model)
 
 
 def shapes_and_types(model: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]]:

@@ -27,14 +27,14 @@ def decoder(backend: str, config: str, dtype: str = "float32") -> Decoder:
 
 
 def spec_outputs(port: Decoder, case: Case, all_tokens: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """What the spec computes for ``case`` as ``port`` sees it (``Backend.reference_prompts``):
-    (logits, IoU) of the selected masks, or of every mask token with ``all_tokens``."""
+    """What the spec computes for ``case`` on ``port``'s weights: (logits, IoU) of the
+    selected masks, or of every mask token with ``all_tokens``."""
     embedding = check_embedding(case.image_embedding, port.config.embed_dim)
     grid = embedding.shape[-2:]
     prompts = check_prompts(case.point_coords, case.point_labels, case.boxes, case.mask_input, grid,
                             port.config.frame_size(grid))
-    p = port.backend.reference_prompts(prompts)
-    args = (port.params, port.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input)
+    args = (port.params, port.config, embedding, prompts.point_coords, prompts.point_labels, prompts.boxes,
+            prompts.mask_input)
     return decode_all_tokens(*args) if all_tokens else decode(*args, case.multimask_output)
 
 

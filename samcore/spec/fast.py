@@ -20,6 +20,10 @@ differs, and the conformance kit holds this to the spec's float32 tolerance.
    a time. The first GEMM itself is rebuilt from ``upscale_base`` and one thin product
    (``upscale_input``): LayerNorm acts per token, so it commutes with the weight.
 4. Only the returned masks are computed (their hypernetwork MLPs and mask products).
+5. Filler tokens. A graph of static shape takes N prompt tokens; a ``token_mask`` [B, N]
+   (1 a real token, 0 a filler) gives fillers a score of -1e30 wherever they are keys
+   (token self-attention, image->token attention), so their softmax weight is exactly 0
+   and the other tokens compute what the spec computes for the real tokens alone.
 
 Shapes: B prompts, N tokens, HW image tokens, C channels, heads of width d.
 """
@@ -81,6 +85,29 @@ def image_features(
     return ImageFeatures(tokens, pe, *_image_side(params, config, tokens, pe), image_embedding)
 
 
+#: Added to a filler token's attention scores: exp(-1e30 - max) is exactly 0 in float32.
+FILLER_SCORE = np.float32(-1e30)
+
+
+def filler_bias(token_mask: np.ndarray) -> np.ndarray:
+    """Score bias of each token as an attention key: token_mask [B, N] (1 real, 0 filler)
+    -> [B, N], 0 for real tokens and ``FILLER_SCORE`` for fillers."""
+    return (np.float32(1) - token_mask) * FILLER_SCORE
+
+
+def _self_attention(params, key, q, v, heads, key_bias):
+    """Token self-attention (queries = keys = ``q`` [B, N, C], values ``v``) with a score bias per
+    key token [B, N] (None: none) -> [B, N, C]; ``spec.transformer.attention`` otherwise."""
+    if key_bias is None:
+        return attention(params, key, q, q, v, heads)
+    qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
+    kh = split_heads(linear(q, params[f"{key}.k_proj.weight"], params[f"{key}.k_proj.bias"]), heads)
+    vh = split_heads(linear(v, params[f"{key}.v_proj.weight"], params[f"{key}.v_proj.bias"]), heads)
+    scores = (qh @ kh.transpose(0, 1, 3, 2)) / np.float32(np.sqrt(qh.shape[-1]))
+    scores = scores + key_bias[:, None, None, :]
+    return linear(merge_heads(softmax(scores) @ vh), params[f"{key}.out_proj.weight"], params[f"{key}.out_proj.bias"])
+
+
 def _attend_cached_image(params, key, q, image_keys, image_values, heads):
     """Tokens [B, N, C] attend to projected image keys/values [1|B, heads, HW, d] -> [B, N, C]."""
     qh = split_heads(linear(q, params[f"{key}.q_proj.weight"], params[f"{key}.q_proj.bias"]), heads)
@@ -115,10 +142,10 @@ class ImageUpdate:
     inv_std: np.ndarray
 
 
-def _image_attention(params, key, scores, v_tokens, heads):
+def _image_attention(params, key, scores, v_tokens, heads, key_bias):
     """Image tokens attend to tokens, given the scaled scores [B, heads, N, HW] (token-major:
-    each softmax runs down a column) -> (weights [B, heads*N, HW], u [B, heads*N, C]),
-    the output being weights^T u [B, HW, C].
+    each softmax runs down a column) and a score bias per token [B, N] (None: none)
+    -> (weights [B, heads*N, HW], u [B, heads*N, C]), the output being weights^T u [B, HW, C].
 
     ``sum_h A_h (v_h Wo_h^T)``: one [HW, heads*N] x [heads*N, C] product. Softmax rows sum
     to one per head, so the output bias enters as ``bias / heads`` on every row of u.
@@ -129,6 +156,8 @@ def _image_attention(params, key, scores, v_tokens, heads):
     vh = split_heads(linear(v_tokens, params[f"{key}.v_proj.weight"], params[f"{key}.v_proj.bias"]), heads)
     u = (vh @ wo.T.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
     u = u + params[f"{key}.out_proj.bias"] / np.float32(heads)
+    if key_bias is not None:
+        scores = scores + key_bias[:, None, :, None]
     return softmax(scores, axis=-2).reshape(b, heads * n, hw), u
 
 
@@ -138,13 +167,13 @@ def _token_keys(params, key, k_tokens, heads):
     return kh / np.float32(np.sqrt(kh.shape[-1]))
 
 
-def _image_attention_cached(params, key, image_queries, k_tokens, v_tokens, heads):
+def _image_attention_cached(params, key, image_queries, k_tokens, v_tokens, heads, key_bias):
     """Image (projected queries [1|B, heads, HW, d]) attends to tokens [B, N, C] -> ``_image_attention``'s factors."""
     scores = _token_keys(params, key, k_tokens, heads) @ image_queries.transpose(0, 1, 3, 2)  # [B, heads, N, HW]
-    return _image_attention(params, key, scores, v_tokens, heads)
+    return _image_attention(params, key, scores, v_tokens, heads, key_bias)
 
 
-def _image_attention_reassociated(params, key, image_pe, k_tokens, v_tokens, heads):
+def _image_attention_reassociated(params, key, image_pe, k_tokens, v_tokens, heads, key_bias):
     """Image tokens (queries from ``image_pe`` = image + pe [B, HW, C]) attend to tokens [B, N, C]
     -> ``_image_attention``'s factors."""
     b, n, _ = k_tokens.shape
@@ -154,23 +183,22 @@ def _image_attention_reassociated(params, key, image_pe, k_tokens, v_tokens, hea
     p = (kh @ wq.reshape(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads*N, C]
     bias = kh @ params[f"{key}.q_proj.bias"].reshape(heads, d, 1)  # [B, heads, N, 1]
     scores = (p @ image_pe.transpose(0, 2, 1)).reshape(b, heads, n, -1) + bias  # [B, heads, N, HW]
-    return _image_attention(params, key, scores, v_tokens, heads)
+    return _image_attention(params, key, scores, v_tokens, heads, key_bias)
 
 
-def _transformer(params, features: ImageFeatures, image, block0, point_embedding, config):
+def _transformer(params, features: ImageFeatures, image, block0, point_embedding, config, key_bias):
     """The two-way transformer on image tokens [1|B, HW, C] with block 0's image-side
-    projections ``block0`` -> (tokens [B, N, C], image tokens [B, HW, C], each layer's
-    ``ImageUpdate``)."""
+    projections ``block0`` and a score bias per token as a key [B, N] (None: none)
+    -> (tokens [B, N, C], image tokens [B, HW, C], each layer's ``ImageUpdate``)."""
     heads, pe = config.num_heads, features.pe
     queries, qpe = point_embedding, point_embedding
     updates = []
     for i in range(config.depth):
         layer = f"{T}layers.{i}"
         if i == 0:
-            queries = attention(params, f"{layer}.self_attn", queries, queries, queries, heads)
+            queries = _self_attention(params, f"{layer}.self_attn", queries, queries, heads, key_bias)
         else:
-            q = queries + qpe
-            queries = queries + attention(params, f"{layer}.self_attn", q, q, queries, heads)
+            queries = queries + _self_attention(params, f"{layer}.self_attn", queries + qpe, queries, heads, key_bias)
         queries = _norm(params, f"{layer}.norm1", queries)
         t2i, i2t = f"{layer}.cross_attn_token_to_image", f"{layer}.cross_attn_image_to_token"
         if i == 0:
@@ -181,9 +209,9 @@ def _transformer(params, features: ImageFeatures, image, block0, point_embedding
         queries = _norm(params, f"{layer}.norm2", queries + out)
         queries = _norm(params, f"{layer}.norm3", queries + mlp_block(params, f"{layer}.mlp", queries))
         if i == 0:
-            weights, u = _image_attention_cached(params, i2t, block0[2], queries + qpe, queries, heads)
+            weights, u = _image_attention_cached(params, i2t, block0[2], queries + qpe, queries, heads, key_bias)
         else:
-            weights, u = _image_attention_reassociated(params, i2t, image_pe, queries + qpe, queries, heads)
+            weights, u = _image_attention_reassociated(params, i2t, image_pe, queries + qpe, queries, heads, key_bias)
         norm = f"{layer}.norm4"
         image, mean, inv_std = layer_norm_with_stats(
             image + weights.transpose(0, 2, 1) @ u, params[f"{norm}.weight"], params[f"{norm}.bias"], eps=1e-5
@@ -317,25 +345,35 @@ def decode_fast(
     point_coords: np.ndarray,
     point_labels: np.ndarray,
     mask_input: np.ndarray | None,
-    multimask_output: bool,
+    multimask_output: bool | None,
+    token_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``spec.decode`` for labelled points (``Prompts.labelled_points``: coords [B, N, 2],
     labels [B, N], N >= 0) and optional mask input [B, 1, 4h, 4w] on one image's
-    ``features`` -> (logits [B, M, 4h, 4w], IoU [B, M]), M = T-1 masks or 1."""
+    ``features`` -> (logits [B, M, 4h, 4w], IoU [B, M]), M = T-1 masks (tokens 1..) with
+    ``multimask_output``, 1 (token 0) without, all T with None.
+
+    ``token_mask`` [B, N] float32 (1 a real token, 0 a filler; None: all real): the result
+    is the spec's for the real tokens alone (fillers are never attended to).
+    """
     _, c, h, w = features.embedding.shape
     batch = point_coords.shape[0]
     sparse = embed_points(params, point_coords, point_labels, config.frame_size((h, w)))
     tokens = np.concatenate([output_tokens(params, batch), sparse], axis=1)
+    key_bias = None
+    if token_mask is not None:  # the output tokens are always real
+        key_bias = np.concatenate([np.zeros((1, tokens.shape[1] - sparse.shape[1]), np.float32) * token_mask[:, :1],
+                                   filler_bias(token_mask)], axis=1)
     if mask_input is None:
         image, block0 = features.tokens, (features.t2i_keys, features.t2i_values, features.i2t_queries)
         base = features.upscale_base
     else:  # the dense prompt differs per prompt: so does everything on the image side
         image = (features.embedding + embed_mask(params, mask_input)).reshape(batch, c, h * w).transpose(0, 2, 1)
         *block0, base = _image_side(params, config, image, features.pe)
-    hs, _, updates = _transformer(params, features, image, block0, tokens, config)
+    hs, _, updates = _transformer(params, features, image, block0, tokens, config, key_bias)
 
     num_masks = config.num_mask_tokens
-    chosen = range(1, num_masks) if multimask_output else range(1)
+    chosen = range(num_masks) if multimask_output is None else range(1, num_masks) if multimask_output else range(1)
     hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + i]) for i in chosen], axis=1)
     logits = mask_logits(params, upscale_input(params, config, base, updates), hyper, (h, w))
     iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
