@@ -1,10 +1,14 @@
-"""Backend registry: plugins found through the ``samcore.backends`` entry points.
+"""Backend and exporter registry: plugins found through the ``samcore.backends`` and
+``samcore.exporters`` entry points.
 
-First-party backends (``backends/``) register exactly as a third party's would, in
-their distribution's ``pyproject.toml``::
+First-party backends and exporters (``backends/``) register exactly as a third party's
+would, in their distribution's ``pyproject.toml``::
 
     [project.entry-points."samcore.backends"]
     mine = "my_package:MyBackend"
+
+    [project.entry-points."samcore.exporters"]
+    mine = "my_package:MyExporter"
 
 Registration (the name is known) is separate from availability (the runtime
 imports and works here): ``list_backends`` shows both.
@@ -19,27 +23,52 @@ from importlib.metadata import entry_points
 
 from samcore.backend import Availability, Backend
 from samcore.errors import BackendError
+from samcore.exporter import Exporter
 
 ENTRY_POINT_GROUP = "samcore.backends"
+EXPORTER_GROUP = "samcore.exporters"
 #: Device kinds, best first, tried when a backend is chosen without a device.
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")
 
 
 @functools.cache
-def _entry_point_backends() -> dict[str, type[Backend] | str]:
-    """name -> Backend class, or the reason its plugin failed to load."""
-    found: dict[str, type[Backend] | str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+def _plugins(group: str, base: type) -> dict[str, type | str]:
+    """name -> class (a ``base`` subclass) of each entry point in ``group``, or the reason
+    its plugin failed to load."""
+    found: dict[str, type | str] = {}
+    for ep in entry_points(group=group):
         try:
             cls = ep.load()
         except Exception as exc:  # a broken plugin must not break the others
             found[ep.name] = f"plugin {ep.value!r} failed to load: {exc!r}"
             continue
-        if not (isinstance(cls, type) and issubclass(cls, Backend)):
-            found[ep.name] = f"plugin {ep.value!r} is not a samcore.backend.Backend subclass"
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            found[ep.name] = f"plugin {ep.value!r} is not a {base.__module__}.{base.__name__} subclass"
             continue
         found[cls.name] = cls
     return found
+
+
+def _entry_point_backends() -> dict[str, type[Backend] | str]:
+    """name -> Backend class, or the reason its plugin failed to load."""
+    return _plugins(ENTRY_POINT_GROUP, Backend)
+
+
+def exporters() -> dict[str, type[Exporter] | str]:
+    """Every registered exporter: format name -> class (or why its plugin could not load)."""
+    return _plugins(EXPORTER_GROUP, Exporter)
+
+
+def exporter_for(path: str) -> type[Exporter]:
+    """The exporter whose files end like ``path`` (``Exporter.suffix``)."""
+    usable = {name: cls for name, cls in exporters().items() if not isinstance(cls, str)}
+    for cls in usable.values():
+        if str(path).endswith(cls.suffix):
+            return cls
+    raise BackendError(
+        f"file: expected a name ending in one of {sorted(c.suffix for c in usable.values())} "
+        f"(the registered exporters' files), got {str(path)!r}"
+    )
 
 
 _extra: dict[str, type[Backend]] = {}

@@ -19,7 +19,7 @@ import numpy as np
 from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.inputs import Prompts
-from samcore_onnx.export import params_sha256
+from samcore.weights import params_sha256
 
 #: ONNX Runtime execution provider -> samcore device kind.
 PROVIDERS = {"CUDAExecutionProvider": "cuda", "CoreMLExecutionProvider": "coreml"}

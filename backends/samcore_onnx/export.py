@@ -9,7 +9,6 @@ what ``OnnxBackend`` runs.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -19,7 +18,8 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, expected_shapes
+from samcore.config import DecoderConfig, default_grid, expected_shapes
+from samcore.weights import params_sha256
 
 if TYPE_CHECKING:
     import onnx
@@ -32,23 +32,6 @@ _SOURCES = ("samcore.spec", "samcore_onnx")
 def exporter_fingerprint() -> str:
     """Short sha256 of the spec's and the exporter's source: part of every cache key."""
     return source_fingerprint(*_SOURCES)
-
-
-def params_sha256(params: Mapping[str, np.ndarray], config: DecoderConfig) -> str:
-    """Hex sha256 of the decoder's parameters as float32 (sorted keys, each key, shape and bytes)."""
-    digest = hashlib.sha256()
-    for key in sorted(expected_shapes(config)):
-        array = np.ascontiguousarray(params[key], np.float32)
-        digest.update(f"{key}:{list(array.shape)}\0".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def default_grid(config: DecoderConfig) -> tuple[int, int]:
-    """The embedding grid of the config's input frame (16 pixels a cell), else SAM's 64 x 64."""
-    if config.input_image_size is not None:
-        return (config.input_image_size[0] // 16, config.input_image_size[1] // 16)
-    return (64, 64)
 
 
 def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:

@@ -13,7 +13,8 @@ from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabiliti
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
 from samcore.inputs import Prompts
-from samcore.spec.prompt_encoder import PADDING_LABEL
+from samcore.weights import params_sha256
+from samcore_tflite.prompts import fill_tokens
 
 #: samcore dtype -> ``export_tflite(quantize=...)``.
 QUANTIZE = {"float32": None, "float16": "fp16", "int8": "int8"}
@@ -86,8 +87,6 @@ class TFLiteBackend(Backend):
         points: int | None = None,
         num_threads: int | None = None,
     ) -> None:
-        from samcore_onnx.export import params_sha256
-
         super().__init__(params, config, device, dtype)
         if dtype not in QUANTIZE:
             raise ValueError(f"dtype: expected one of {list(QUANTIZE)}, got {dtype!r}")
@@ -120,15 +119,10 @@ class TFLiteBackend(Backend):
         return size
 
     def padded_points(self, prompts: Prompts) -> tuple[np.ndarray, np.ndarray, int]:
-        """SAM's labelled points (``Prompts.labelled_points``: K tokens) followed by N - K fillers
-        (0, 0) labelled -1 for the graph of N tokens -> (coords [B, N, 2], labels [B, N], K).
-        The graph takes K as num_tokens and never attends to the fillers."""
+        """SAM's labelled points filled up to the graph that holds them (``graph_points``,
+        ``fill_tokens``): (coords [B, N, 2], labels [B, N] int32, K real tokens)."""
         coords, labels = prompts.labelled_points()
-        tokens = coords.shape[1]
-        pad = self.graph_points(tokens) - tokens
-        coords = np.concatenate([coords, np.zeros((prompts.batch, pad, 2), np.float32)], axis=1)
-        labels = np.concatenate([labels, np.full((prompts.batch, pad), PADDING_LABEL, np.int64)], axis=1)
-        return coords, labels, tokens
+        return fill_tokens(coords, labels, self.graph_points(coords.shape[1]))
 
     # --- interpreters ------------------------------------------------------------------------------
 
@@ -227,7 +221,7 @@ class TFLiteBackend(Backend):
 
             def invoke(part: slice) -> tuple[np.ndarray, np.ndarray]:
                 it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[part], np.float32))
-                it.set_tensor(inputs["point_labels"], labels[part].astype(np.int32))
+                it.set_tensor(inputs["point_labels"], labels[part])
                 if mask_input is not None:
                     it.set_tensor(inputs["mask_input"], np.ascontiguousarray(mask_input[part], np.float32))
                 it.invoke()

@@ -21,7 +21,8 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, expected_shapes
+from samcore.config import DecoderConfig, default_grid, expected_shapes
+from samcore.weights import params_sha256
 from samcore_tflite.ir import Graph
 
 #: The modules a .tflite file is made from: any edit to them changes ``exporter_fingerprint``.
@@ -113,8 +114,6 @@ def fast_tflite_models(
     -> low_res_logits [1, M, 4h, 4w], iou_predictions [1, M]: the returned masks only
     (M = T-1 with ``multimask_output``, else 1).
     """
-    from samcore_onnx.export import default_grid, params_sha256
-
     from samcore_tflite.writer import serialize
 
     grid = tuple(grid) if grid is not None else default_grid(config)
@@ -152,8 +151,6 @@ def tflite_model(
     with_mask_input: bool = True,
 ) -> bytes:
     """The .tflite flatbuffer's bytes (arguments as ``export_tflite``)."""
-    from samcore_onnx.export import default_grid, params_sha256
-
     from samcore_tflite.writer import serialize
 
     grid = tuple(grid) if grid is not None else default_grid(config)
