@@ -16,7 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from samcore.config import DecoderConfig
+from samcore.errors import BackendError
 from samcore.inputs import Prompts
+from samcore.weights.safetensors_io import safetensors_dtype, validate
 
 OUTPUTS = ("low_res_logits", "iou_predictions")
 
@@ -72,8 +74,13 @@ class Backend(abc.ABC):
     auto_priority: ClassVar[int] = 0
 
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
-        """``params``: official key -> float32 array (validated); ``device``: a kind this
-        backend reports available; ``dtype``: one of ``dtypes``."""
+        """``params``: official key -> float32 array of ``config``'s shapes; ``device``: a kind
+        this backend reports available; ``dtype``: one of ``dtypes``. Refuses an undeclared
+        dtype (``BackendError``) and params that do not fit the config (``WeightsError``)."""
+        if dtype not in self.dtypes:
+            raise BackendError(f"dtype: expected one of {list(self.dtypes)} for backend {self.name!r}, got {dtype!r}")
+        validate({k: np.shape(v) for k, v in params.items()},
+                 {k: safetensors_dtype(np.asarray(v)) for k, v in params.items()}, config)
         self.params = params
         self.config = config
         self.device = device

@@ -88,8 +88,6 @@ class TFLiteBackend(Backend):
         num_threads: int | None = None,
     ) -> None:
         super().__init__(params, config, device, dtype)
-        if dtype not in QUANTIZE:
-            raise ValueError(f"dtype: expected one of {list(QUANTIZE)}, got {dtype!r}")
         self.points = points if points is not None else type(self).points
         self.num_threads = num_threads if num_threads is not None else type(self).num_threads
         self.quantize = QUANTIZE[dtype]

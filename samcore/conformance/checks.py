@@ -16,6 +16,7 @@ from samcore.decoder import Decoder
 from samcore.errors import SamcoreError
 from samcore.inputs import check_embedding, check_prompts
 from samcore.random_weights import random_params
+from samcore.registry import get
 from samcore.spec import decode, decode_all_tokens
 
 
@@ -87,28 +88,33 @@ def check_deterministic(backend: str, recipe: CaseRecipe) -> None:
             raise AssertionError(f"{name} differs between two identical calls\n{recipe.snippet(backend)}")
 
 
-#: Bad calls (keyword overrides of a valid call) the kit expects every backend to refuse.
-BAD_CALLS = {
-    "label out of range": lambda c: {"point_labels": np.full_like(c.point_labels, 7)},
-    "points/labels length mismatch": lambda c: {"point_labels": c.point_labels[:, :-1]},
-    "nan in embedding": lambda c: {"image_embedding": np.full_like(c.image_embedding, np.nan)},
-    "wrong embedding channels": lambda c: {"image_embedding": c.image_embedding[:, :-1]},
-    "mask of the wrong size": lambda c: {"mask_input": np.zeros((c.batch, 1, 3, 3), np.float32)},
-    "no prompt": lambda c: {"point_coords": None, "point_labels": None, "boxes": None, "mask_input": None},
+#: A parameter every config has, for the constructions below.
+_KEY = "mask_decoder.iou_prediction_head.layers.0.weight"
+#: Backend constructions (params, dtype) every backend must refuse with a ``SamcoreError``
+#: whose message names what is wrong (the second item). ``Decoder`` checks none of these
+#: for a backend constructed directly, so a backend that skips the checks fails.
+BAD_CONSTRUCTIONS = {
+    "undeclared dtype": (lambda params: (params, "float64"), "dtype"),
+    "missing parameter": (lambda params: ({k: v for k, v in params.items() if k != _KEY}, "float32"), _KEY),
+    "mis-shaped parameter": (lambda params: ({**params, _KEY: params[_KEY][:-1]}, "float32"), _KEY),
 }
 
 
-def check_rejects_bad_input(backend: str, recipe: CaseRecipe, bad_call: str) -> None:
-    """A bad call raises the same SamcoreError type and message on the port as on the spec."""
-    case = recipe.build()
-    kwargs = case.kwargs() | BAD_CALLS[bad_call](case)
-    errors = []
-    for name in (backend, "numpy"):
-        try:
-            decoder(name, recipe.config).predict(**kwargs)
-        except SamcoreError as exc:
-            errors.append((type(exc), str(exc)))
-        else:
-            errors.append(None)
-    if errors[0] is None or errors[0] != errors[1]:
-        raise AssertionError(f"{bad_call}: port raised {errors[0]}, spec raised {errors[1]}\n{recipe.snippet(backend)}")
+def check_refuses_bad_construction(backend: str, bad: str) -> None:
+    """The backend class itself, constructed with ``BAD_CONSTRUCTIONS[bad]`` on its first
+    device, raises a ``SamcoreError`` naming the problem (not a deep NumPy or runtime error)."""
+    cls = get(backend)
+    config = CONFIGS["tiny"][0]
+    make, named = BAD_CONSTRUCTIONS[bad]
+    params, dtype = make(random_params(config, WEIGHTS_SEED))
+    device = cls.availability().devices[0]
+    try:
+        cls(params, config, device, dtype)
+    except SamcoreError as exc:
+        if named not in str(exc):
+            raise AssertionError(f"{backend}: {bad}: the error does not name {named!r}: {exc}") from exc
+    except Exception as exc:
+        raise AssertionError(f"{backend}: {bad}: raised {type(exc).__name__} ({exc}), not a SamcoreError") from exc
+    else:
+        raise AssertionError(f"{backend}: {bad}: {cls.__name__}({list(params)[:2]}..., dtype={dtype!r}) "
+                             "raised nothing")

@@ -4,7 +4,8 @@ Adds ``--samcore-backend NAME`` (repeatable; default: every registered backend)
 and ``--samcore-xfail FILE`` (a port's own list of checks it is known to fail, one
 test id fragment per line, ``#`` comments), and parametrizes the
 ``samcore_backend`` fixture. A backend whose runtime is unavailable is skipped
-with the reason.
+with the reason; a name that is not registered (a typo), or whose plugin fails to
+load, is a usage error: the run stops before any test, instead of skipping them all.
 """
 
 from __future__ import annotations
@@ -21,27 +22,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--samcore-xfail", metavar="FILE", help="file of test id fragments expected to fail")
 
 
-def _param(name: str):
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--samcore-backend`` names that are not usable registered backends."""
     from samcore.errors import BackendError
     from samcore.registry import get
 
-    try:
-        availability = get(name).availability()
-    except BackendError as exc:
-        return pytest.param(name, marks=pytest.mark.skip(reason=str(exc)), id=name)
+    for name in config.getoption("samcore_backend"):
+        try:
+            get(name)
+        except BackendError as exc:
+            raise pytest.UsageError(f"--samcore-backend {name}: {exc}") from None
+
+
+def _param(name: str):
+    from samcore.registry import get
+
+    availability = get(name).availability()
     if not availability.available:
         return pytest.param(name, marks=pytest.mark.skip(reason=f"{name} unavailable: {availability.reason}"), id=name)
     return pytest.param(name, id=name)
 
 
 def _lower_precisions(name: str) -> list[str]:
-    from samcore.errors import BackendError
     from samcore.registry import get
 
-    try:
-        return [d for d in get(name).dtypes if d != "float32"]
-    except BackendError:
-        return []
+    return [d for d in get(name).dtypes if d != "float32"]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
