@@ -1,6 +1,6 @@
 """``OnnxBackend``: the spec's fast formulation run by ONNX Runtime (imported only when used).
 
-Two graphs per embedding grid, traced from ``samcore.spec.fast`` (``export_fast_onnx``):
+Two graphs per embedding grid, traced from ``samcore.fast`` (``export_fast_onnx``):
 the per-image graph runs once in ``set_image`` and its outputs stay on the execution
 provider (OrtValues); each ``decode`` runs a per-prompt graph on them, one per mask-input
 and ``multimask_output`` setting. An embedding other than ``set_image``'s gets its

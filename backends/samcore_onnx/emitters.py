@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from samcore import fast
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
-from samcore.spec import fast, mask_decoder, ops, prompt_encoder
+from samcore.spec import mask_decoder, ops, prompt_encoder
 from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
 
 SQRT2 = np.float32(np.sqrt(2.0))

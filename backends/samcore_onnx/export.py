@@ -2,7 +2,7 @@
 
 ``export_onnx``: the plain spec (``samcore.spec.decode``) behind the ``samcore`` or
 ``meta`` interface, one self-contained model for drop-in users. ``export_fast_onnx``:
-the fast formulation (``samcore.spec.fast``) as a per-image and a per-prompt model,
+the fast formulation (``samcore.fast``) as a per-image and a per-prompt model,
 what ``OnnxBackend`` runs.
 """
 
@@ -112,11 +112,11 @@ def export_fast_onnx(
     with_mask_input: bool = False,
     multimask_output: bool = True,
 ) -> FastModels:
-    """The fast formulation (``samcore.spec.fast``) for embeddings of ``grid`` (h, w), as two models.
+    """The fast formulation (``samcore.fast``) for embeddings of ``grid`` (h, w), as two models.
 
     ``image_features``: image_embedding [1, C, h, w] float32 -> tokens [1, HW, C],
     t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]
-    (``spec.fast.image_features``),
+    (``samcore.fast.image_features``),
     run once per image.
 
     ``decode``: point_coords [B, N, 2] float32, point_labels [B, N] int64 (labelled
@@ -137,8 +137,8 @@ def export_fast_onnx(
     models = FastModels(
         image.model("samcore_image_features", samcore.__version__), decode.model("samcore_decode", samcore.__version__)
     )
-    models.image_features.doc_string = "SAM decoder's per-image features, traced from samcore.spec.fast"
-    models.decode.doc_string = "SAM prompt encoder + mask decoder on per-image features, traced from samcore.spec.fast"
+    models.image_features.doc_string = "SAM decoder's per-image features, traced from samcore.fast"
+    models.decode.doc_string = "SAM prompt encoder + mask decoder on per-image features, traced from samcore.fast"
     for i, (model, interface) in enumerate(zip(models, ("fast_image", "fast_decode"), strict=True)):
         props = {"samcore.interface": interface}
         if interface == "fast_decode":

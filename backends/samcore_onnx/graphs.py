@@ -5,7 +5,7 @@ selects masks), one graph with mask input and one without. ``meta``: the I/O of
 Meta's ``SamOnnxModel``, the same traced decoder plus graph-level post-processing
 that follows ``orig_im_size`` at run time. Both trace the plain spec (``samcore.spec.decode``).
 
-``fast``: the fast formulation (``samcore.spec.fast``), what the backend runs. A
+``fast``: the fast formulation (``samcore.fast``), what the backend runs. A
 per-image graph traces ``image_features`` (run once per image), a per-prompt graph
 traces ``decode_fast`` on its outputs. ``decode_fast`` computes only the returned
 masks, so the per-prompt graph is traced once per ``multimask_output`` (M = T-1 or 1
@@ -24,7 +24,7 @@ import numpy as np
 
 import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
 from samcore.config import PROMPT_ENCODER, DecoderConfig
-from samcore.spec.fast import ImageFeatures, decode_fast, image_features
+from samcore.fast import ImageFeatures, decode_fast, image_features
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
 from samcore_onnx.tracer import Graph, Traced
@@ -152,7 +152,7 @@ def fast_graphs(
     prompt_dims: tuple[int | str, int | str] = ("B", "N"),
     label_dtype: type = np.int64,
 ) -> tuple[Graph, Graph]:
-    """``samcore.spec.fast`` as (per-image graph, per-prompt graph) for one grid.
+    """``samcore.fast`` as (per-image graph, per-prompt graph) for one grid.
 
     ``prompt_dims`` (B, N): symbolic names for dynamic sizes, or ints for static graphs
     (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32). A static N
@@ -223,7 +223,7 @@ def fast_single_graph(
     with_mask_input: bool,
     label_dtype: type = np.int32,
 ) -> Graph:
-    """``samcore.spec.fast`` as one static graph for one prompt of ``points`` tokens (TFLite's
+    """``samcore.fast`` as one static graph for one prompt of ``points`` tokens (TFLite's
     ``export_tflite``): the per-image features and the decoding of every mask token.
 
     Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,

@@ -23,7 +23,7 @@ DEFAULT_POINTS = 8
 
 
 class TFLiteBackend(Backend):
-    """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
+    """The decoder's fast formulation (``samcore.fast``) as .tflite files of builtin
     operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
     run by ``ai_edge_litert``'s Interpreter (XNNPACK on the CPU): per grid, one per-image file
     (embedding -> ``ImageFeatures``' per-image fields), run once by ``set_image``, and

@@ -4,7 +4,7 @@ Pipeline: ``trace.static_graph`` (samcore_onnx's tracer, B = 1, N = ``points``) 
 ``lower.lower`` (ONNX nodes -> builtins, constants folded) -> ``rewrite.optimize``
 (GELU, bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
 ``writer.serialize``. ``fast_tflite_models`` runs the same pipeline on
-``trace.static_fast_graphs`` (``samcore.spec.fast``: a per-image and a per-prompt
+``trace.static_fast_graphs`` (``samcore.fast``: a per-image and a per-prompt
 file, what ``TFLiteBackend`` runs). Needs onnx (tracing, shape inference) and ai-edge-litert (the
 schema module) with flatbuffers; never TensorFlow or torch.
 """
@@ -81,7 +81,7 @@ def build_fast_graphs(
     multimask_output: bool,
     quantize: str | None = None,
 ) -> tuple[Graph, Graph]:
-    """The fast formulation (``samcore.spec.fast``) as (per-image, per-prompt) ``ir.Graph``s
+    """The fast formulation (``samcore.fast``) as (per-image, per-prompt) ``ir.Graph``s
     of TFLite builtins (see ``fast_tflite_models`` for the I/O)."""
     from samcore_tflite.lower import lower
     from samcore_tflite.quantize import quantize as apply_quantization
@@ -132,9 +132,9 @@ def fast_tflite_models(
                    "samcore.mask_input": with_mask_input, "samcore.multimask_output": multimask_output}
     weights = quantize or "float32"
     return (
-        serialize(image, f"SAM decoder per-image features (samcore.spec.fast), grid {grid[0]}x{grid[1]}, "
+        serialize(image, f"SAM decoder per-image features (samcore.fast), grid {grid[0]}x{grid[1]}, "
                          f"weights {weights}", {METADATA_NAME: json.dumps(image_meta).encode()}),
-        serialize(prompt, f"SAM decoder per-prompt graph (samcore.spec.fast): {points} points, grid "
+        serialize(prompt, f"SAM decoder per-prompt graph (samcore.fast): {points} points, grid "
                           f"{grid[0]}x{grid[1]}, {'with' if with_mask_input else 'without'} mask input, "
                           f"{'multimask' if multimask_output else 'single mask'}, weights {weights}",
                   {METADATA_NAME: json.dumps(prompt_meta).encode()}),

@@ -80,7 +80,7 @@ def static_fast_graphs(
     with_mask_input: bool,
     multimask_output: bool,
 ) -> tuple[Any, Any]:
-    """``samcore.spec.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
+    """``samcore.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
     labels int32, every shape static (``samcore_onnx.graphs.fast_graphs`` with static shapes).
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
