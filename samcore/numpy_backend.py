@@ -1,8 +1,9 @@
-"""The spec itself as a backend: ``backend="numpy"``, always available.
+"""The fast formulation in NumPy as a backend: ``backend="numpy"``, always available.
 
 It runs the spec's fast formulation (``samcore.fast``: per-image work done once
 in ``set_image``, reassociated attention, cache-sized chunks), which the conformance
-kit holds to the plain spec (``samcore.spec.decode``) within float32 tolerance.
+kit holds to the plain spec (``samcore.spec.decode``, the ``reference`` backend) within
+float32 tolerance.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ class NumpyBackend(Backend):
     """Runs ``samcore.fast.decode_fast`` on the CPU, float32."""
 
     name = "numpy"
-    aliases = ("spec", "reference")
     _features: ImageFeatures | None = None
 
     @classmethod

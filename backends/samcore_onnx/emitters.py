@@ -14,29 +14,32 @@ import numpy as np
 
 from samcore import fast
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
+from samcore.fast import ops as fast_ops
 from samcore.spec import mask_decoder, ops, prompt_encoder
 from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
 
 SQRT2 = np.float32(np.sqrt(2.0))
 
 
-def emits(func: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated emitter for the hooked spec function ``func``."""
+def emits(*funcs: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated emitter for the hooked functions ``funcs`` (the spec's op and
+    the fast formulation's version of it compute the same)."""
 
     def register(emitter: Callable[..., Any]) -> Callable[..., Any]:
-        EMITTERS[func] = emitter
+        for func in funcs:
+            EMITTERS[func] = emitter
         return emitter
 
     return register
 
 
-@emits(ops.erf)
+@emits(ops.erf, fast_ops.erf)
 def erf(x: Traced) -> Traced:
     """Erf, in x's dtype."""
     return x._op("Erf", [x])
 
 
-@emits(ops.gelu)
+@emits(ops.gelu, fast_ops.gelu)
 def gelu(x: Traced) -> Traced:
     """``x * (1 + erf(x / sqrt 2)) * 0.5``: the pattern torch exports and ONNX Runtime fuses into Gelu."""
     return x * (erf(x / SQRT2) + np.float32(1)) * np.float32(0.5)
@@ -52,13 +55,13 @@ def softmax(x: Traced, axis: int = -1) -> Traced:
     return x._op("Softmax", [x], axis=axis)
 
 
-@emits(ops.layer_norm)
+@emits(ops.layer_norm, fast_ops.layer_norm)
 def layer_norm(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> Traced:
     """LayerNormalization over the last axis (opset >= 17)."""
     return _layer_norm_node(x, weight, bias, eps, with_stats=False)[0]
 
 
-@emits(ops.layer_norm_with_stats)
+@emits(fast_ops.layer_norm_with_stats)
 def layer_norm_with_stats(
     x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
 ) -> tuple[Traced, Traced, Traced]:

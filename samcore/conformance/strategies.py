@@ -58,7 +58,7 @@ class CaseRecipe:
             "params = random_params(config, WEIGHTS_SEED)\n"
             f"case = {self!r}.build()\n"
             f"port = Decoder(params, config, backend={backend!r}).predict(**case.kwargs())\n"
-            "spec = Decoder(params, config, backend='numpy').predict(**case.kwargs())\n"
+            "spec = Decoder(params, config, backend='reference').predict(**case.kwargs())\n"
         )
 
 
