@@ -15,16 +15,16 @@ ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (p
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from samcore_onnx import OnnxBackend, cache, export_fast_onnx, export_onnx  # noqa: E402
-from samcore_onnx.tracer import Graph  # noqa: E402
 
 from conftest import record_parity  # noqa: E402
-from samcore import Decoder  # noqa: E402
+from samcore import Decoder, fast  # noqa: E402
 from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
 from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, Case, CaseRecipe, case_recipes  # noqa: E402
+from samcore.graph.tracer import Graph  # noqa: E402
 from samcore.inputs import check_embedding, check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
 from samcore.random_weights import random_params  # noqa: E402
-from samcore.spec import decode, fast, ops  # noqa: E402
+from samcore.spec import decode, ops  # noqa: E402
 from samcore.weights import params_sha256  # noqa: E402
 
 TINY, TINY_GRID = CONFIGS["tiny"]

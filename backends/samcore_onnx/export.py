@@ -73,7 +73,7 @@ def export_onnx(
     B and N are dynamic. The model passes ``onnx.checker.check_model`` and carries
     metadata (samcore version, weights sha256, interface, grid, ...). Written to ``path`` if given.
     """
-    from samcore_onnx.graphs import meta_graph, samcore_graph
+    from samcore.graph.builders import meta_graph, samcore_graph
 
     if interface not in INTERFACES:
         raise ValueError(f"interface: expected one of {list(INTERFACES)}, got {interface!r}")
@@ -129,7 +129,7 @@ def export_fast_onnx(
     ``export_onnx``'s metadata (interface ``fast_image`` / ``fast_decode``). Written to
     ``paths`` (image model, decode model) if given.
     """
-    from samcore_onnx.graphs import fast_graphs
+    from samcore.graph.builders import fast_graphs
 
     grid = tuple(grid) if grid is not None else default_grid(config)
     arrays = _checked_params(params, config)

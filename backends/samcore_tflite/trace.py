@@ -21,7 +21,7 @@ OPSET = 17
 def static_graph(
     params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], points: int, with_mask_input: bool
 ) -> Any:
-    """``samcore_onnx.graphs.fast_single_graph`` (the fast formulation, every mask token) for
+    """``samcore.graph.builders.fast_single_graph`` (the fast formulation, every mask token) for
     B = 1 and N = ``points``, labels int32, every shape static.
 
     Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,
@@ -30,7 +30,8 @@ def static_graph(
     [1, T, 4h, 4w], iou_predictions [1, T]. Returns the ``onnx.ModelProto`` with shapes inferred.
     """
     import onnx
-    from samcore_onnx.graphs import fast_single_graph
+
+    from samcore.graph.builders import fast_single_graph
 
     g = fast_single_graph(params, config, grid, OPSET, points, with_mask_input)
     model = onnx.shape_inference.infer_shapes(g.model("samcore_decoder_static", ""), check_type=True,
@@ -81,7 +82,7 @@ def static_fast_graphs(
     multimask_output: bool,
 ) -> tuple[Any, Any]:
     """``samcore.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
-    labels int32, every shape static (``samcore_onnx.graphs.fast_graphs`` with static shapes).
+    labels int32, every shape static (``samcore.graph.builders.fast_graphs`` with static shapes).
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
     i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]. Per prompt: point_coords [1, N, 2] float32,
@@ -91,7 +92,8 @@ def static_fast_graphs(
     Returns the two ``onnx.ModelProto`` with shapes inferred.
     """
     import onnx
-    from samcore_onnx.graphs import fast_graphs
+
+    from samcore.graph.builders import fast_graphs
 
     image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output,
                                 prompt_dims=(1, points), label_dtype=np.int32)

@@ -15,8 +15,8 @@ import numpy as np
 from samcore import fast
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
 from samcore.fast import ops as fast_ops
+from samcore.graph.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
 from samcore.spec import mask_decoder, ops, prompt_encoder
-from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
 
 SQRT2 = np.float32(np.sqrt(2.0))
 

@@ -22,12 +22,12 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
+import samcore.graph.emitters  # noqa: F401 (registers the native emitters)
 from samcore.config import PROMPT_ENCODER, DecoderConfig
 from samcore.fast import ImageFeatures, decode_fast, image_features
+from samcore.graph.tracer import Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
-from samcore_onnx.tracer import Graph, Traced
 
 F32 = np.float32
 
