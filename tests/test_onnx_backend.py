@@ -20,6 +20,7 @@ from conftest import record_parity  # noqa: E402
 from samcore import Decoder, fast  # noqa: E402
 from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
 from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, Case, CaseRecipe, case_recipes  # noqa: E402
+from samcore.graph.emitters import ONNXRUNTIME  # noqa: E402
 from samcore.graph.tracer import Graph  # noqa: E402
 from samcore.inputs import check_embedding, check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
@@ -121,7 +122,7 @@ def _weights(shape: tuple[int, ...], out_channels: int) -> tuple[np.ndarray, np.
 @pytest.mark.parametrize("name", list(HOOKED))
 def test_hooked_ops_emit_what_the_spec_computes(name) -> None:
     func, shapes, scale = HOOKED[name]
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     (shape,) = shapes
     graph.output(func(graph.input("x", np.float32, shape)), "y")
     x = (scale * np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
@@ -255,7 +256,7 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
     c8 = TINY.embed_dim // 8
     image = rng.standard_normal((3, grid[0] * grid[1], TINY.embed_dim)).astype(np.float32)
     hyper = rng.standard_normal((3, 2, c8)).astype(np.float32)
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     traced = [graph.input("image", np.float32, ("B", image.shape[1], TINY.embed_dim)),
               graph.input("hyper", np.float32, ("B", "M", c8))]
     graph.output(fast.mask_logits(tiny_params, *traced, grid), "masks")
@@ -269,7 +270,7 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
                                  (None, slice(None), [2])])
 def test_indexing_with_a_list(key) -> None:
     x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     graph.output(graph.input("x", np.float32, x.shape)[key], "y")
     (ours,) = _session(graph.model("index", "test")).run(None, {"x": x})
     np.testing.assert_array_equal(ours, x[key])

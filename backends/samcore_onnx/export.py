@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 INTERFACES = ("samcore", "meta")
 #: The modules a graph is made from: any edit to them changes ``exporter_fingerprint``.
-_SOURCES = ("samcore.spec", "samcore_onnx")
+_SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore_onnx")
 
 
 def exporter_fingerprint() -> str:

@@ -1,8 +1,9 @@
-"""``export_tflite``: the spec traced with static shapes, lowered to TFLite builtins, written as a flatbuffer.
+"""``export_tflite``: the fast formulation traced with static shapes, lowered to TFLite builtins,
+written as a flatbuffer.
 
-Pipeline: ``trace.static_graph`` (samcore_onnx's tracer, B = 1, N = ``points``) ->
-``lower.lower`` (ONNX nodes -> builtins, constants folded) -> ``rewrite.optimize``
-(GELU, bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
+Pipeline: ``trace.static_graph`` (``samcore.graph``'s tracer with the portable emitters,
+B = 1, N = ``points``) -> ``lower.lower`` (ONNX nodes -> builtins, constants folded) ->
+``rewrite.optimize`` (bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
 ``writer.serialize``. ``fast_tflite_models`` runs the same pipeline on
 ``trace.static_fast_graphs`` (``samcore.fast``: a per-image and a per-prompt
 file, what ``TFLiteBackend`` runs). Needs onnx (tracing, shape inference) and ai-edge-litert (the
@@ -26,7 +27,7 @@ from samcore.weights import params_sha256
 from samcore_tflite.ir import Graph
 
 #: The modules a .tflite file is made from: any edit to them changes ``exporter_fingerprint``.
-_SOURCES = ("samcore.spec", "samcore_onnx", "samcore_tflite")
+_SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore_tflite")
 METADATA_NAME = "samcore"
 
 

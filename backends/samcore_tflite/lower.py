@@ -1,12 +1,11 @@
-"""Lower the static, constant-folded ONNX graph (``trace.py``) to TFLite builtin operators.
+"""Lower the static, constant-folded ONNX graph (``trace.py``, portable nodes) to TFLite builtins.
 
 One ONNX node becomes one or a few builtins; the graph stays in the spec's NCHW layout
 and convolutions transpose to and from NHWC around themselves (``rewrite.py`` then
-cancels the transposes that meet). Erf is lowered to a placeholder that the GELU fusion
-must consume: TFLite has no ERF builtin.
+cancels the transposes that meet).
 
-- MatMul with a constant right side -> FULLY_CONNECTED (PyTorch's [out, in] weight);
-  with a constant left row of 1/C (the channel mean of LayerNorm2d) -> MEAN; else BATCH_MATMUL.
+- MatMul with a constant right side -> FULLY_CONNECTED (PyTorch's [out, in] weight); else BATCH_MATMUL.
+- Gelu -> GELU; ReduceMean / ReduceMax / ReduceSum -> MEAN / REDUCE_MAX / SUM.
 - Conv (stride = kernel, SAM's only kind) -> CONV_2D in NHWC.
 - LayerNormalization -> MEAN, SUB, MUL, MEAN, ADD, RSQRT, MUL, MUL, ADD.
 """
@@ -23,8 +22,8 @@ from samcore_tflite.ir import NONE, Graph
 
 NCHW_TO_NHWC, NHWC_TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 _ELEMENTWISE = {"Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV"}
-_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Erf": "ERF", "Not": "LOGICAL_NOT", "Exp": "EXP"}
-_REDUCE = {"ReduceMax": "REDUCE_MAX", "ReduceSum": "SUM"}
+_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Not": "LOGICAL_NOT", "Exp": "EXP"}
+_REDUCE = {"ReduceMax": "REDUCE_MAX", "ReduceSum": "SUM", "ReduceMean": "MEAN"}
 
 
 class Lowering:
@@ -154,15 +153,10 @@ def _unary(lw: Lowering, node: Any, attrs: dict) -> None:
 
 def _matmul(lw: Lowering, node: Any, attrs: dict) -> None:
     a, b = node.input
-    a_const, b_const = lw.constant(a), lw.constant(b)
-    a_shape = lw.info[a][0]
-    if b_const is not None and b_const.ndim == 2 and len(a_shape) >= 2:
+    b_const = lw.constant(b)
+    if b_const is not None and b_const.ndim == 2 and len(lw.info[a][0]) >= 2:
         weight = np.ascontiguousarray(b_const.T)
         lw.emit(node, "FULLY_CONNECTED", [lw.tensor(a), lw.g.const(weight), NONE], keepNumDims=True)
-    elif a_const is not None and a_const.ndim == 2 and a_const.shape[0] == 1 \
-            and np.all(a_const == np.float32(1 / a_const.shape[1])) and len(lw.info[b][0]) >= 2:
-        axis = np.array([len(lw.info[b][0]) - 2], np.int32)
-        lw.emit(node, "MEAN", [lw.tensor(b), lw.g.const(axis)], keepDims=True)
     else:
         lw.emit(node, "BATCH_MATMUL", [lw.tensor(a), lw.tensor(b)])
 
@@ -175,7 +169,7 @@ def _softmax(lw: Lowering, node: Any, attrs: dict) -> None:
 
 
 def _reduce(lw: Lowering, node: Any, attrs: dict) -> None:
-    """REDUCE_MAX / SUM over constant axes (an input, or the attribute before opset 18)."""
+    """REDUCE_MAX / SUM / MEAN over constant axes (an input, or the attribute before opset 18)."""
     rank = len(lw.info[node.input[0]][0])
     axes = lw.constant(node.input[1]) if len(node.input) > 1 else attrs["axes"]
     axes = np.array([a % rank for a in np.ravel(axes)], np.int32)
@@ -292,7 +286,7 @@ _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     "Equal": lambda lw, node, attrs: lw.emit(node, "EQUAL", [lw.tensor(n) for n in node.input]),
     "Less": lambda lw, node, attrs: lw.emit(node, "LESS", [lw.tensor(n) for n in node.input]),
     "Gelu": lambda lw, node, attrs: lw.emit(node, "GELU", [lw.tensor(node.input[0])],
-                                            approximate=attrs.get("approximate", b"none") in (b"tanh", "tanh")),
+                                            approximate=attrs.get("approximate", "none") in (b"tanh", "tanh")),
     "Identity": _identity,
 }
 

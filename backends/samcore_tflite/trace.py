@@ -1,4 +1,5 @@
-"""The spec traced with static shapes (one prompt, a fixed number of points) by samcore_onnx's tracer.
+"""The fast formulation traced with static shapes (one prompt, a fixed number of points) by
+``samcore.graph`` with the portable emitter set.
 
 The result is an ONNX model whose every value has a static shape (ONNX shape inference
 fills them in) and whose constant subgraphs are folded, ready to lower op by op.
@@ -12,10 +13,12 @@ from typing import Any
 import numpy as np
 
 from samcore.config import DecoderConfig
+from samcore.graph.emitters import PORTABLE
+from samcore.graph.emitters.portable import OPSET as PORTABLE_OPSET
 
 F32 = np.float32
-#: ONNX opset of the traced graph (LayerNormalization needs 17).
-OPSET = 17
+#: ONNX opset of the traced graph: the portable emitters' (Gelu needs 20).
+OPSET = PORTABLE_OPSET
 
 
 def static_graph(
@@ -33,7 +36,7 @@ def static_graph(
 
     from samcore.graph.builders import fast_single_graph
 
-    g = fast_single_graph(params, config, grid, OPSET, points, with_mask_input)
+    g = fast_single_graph(params, config, grid, OPSET, points, with_mask_input, emitters=PORTABLE)
     model = onnx.shape_inference.infer_shapes(g.model("samcore_decoder_static", ""), check_type=True,
                                               strict_mode=True)
     return _static_shapes(model)
@@ -95,7 +98,7 @@ def static_fast_graphs(
 
     from samcore.graph.builders import fast_graphs
 
-    image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output,
+    image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output, emitters=PORTABLE,
                                 prompt_dims=(1, points), label_dtype=np.int32)
     models = (image.model("samcore_image_static", ""), prompt.model("samcore_prompt_static", ""))
     return tuple(_static_shapes(onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True))

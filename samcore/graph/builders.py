@@ -22,10 +22,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import samcore.graph.emitters  # noqa: F401 (registers the native emitters)
 from samcore.config import PROMPT_ENCODER, DecoderConfig
 from samcore.fast import ImageFeatures, decode_fast, image_features
-from samcore.graph.tracer import Graph, Traced
+from samcore.graph.emitters import ONNXRUNTIME
+from samcore.graph.tracer import Emitters, Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
 
@@ -33,7 +33,12 @@ F32 = np.float32
 
 
 def samcore_graph(
-    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, with_mask_input: bool
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    with_mask_input: bool,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> Graph:
     """``decode_all_tokens`` after ``gather_point_prompts``, as a graph.
 
@@ -41,7 +46,7 @@ def samcore_graph(
     point_labels [B, N] int64, and with ``with_mask_input`` mask_input [B, 1, 4h, 4w].
     Outputs: low_res_logits [B, T, 4h, 4w], iou_predictions [B, T].
     """
-    g = Graph(opset)
+    g = Graph(opset, emitters)
     h, w = grid
     embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
     coords = g.input("point_coords", F32, ("B", "N", 2))
@@ -100,7 +105,12 @@ def _postprocess(masks: Traced, orig_im_size: Traced, frame: tuple[int, int]) ->
 
 
 def meta_graph(
-    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, return_single_mask: bool
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    return_single_mask: bool,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> Graph:
     """Meta's ``SamOnnxModel`` I/O, with prompts batched (B) and the crop and resize following
     ``orig_im_size`` at run time.
@@ -110,7 +120,7 @@ def meta_graph(
     Outputs: masks [B, M, H, W] (logits), iou_predictions [B, M], low_res_masks
     [B, M, 4h, 4w]; M = 1 with ``return_single_mask`` else T.
     """
-    g = Graph(opset)
+    g = Graph(opset, emitters)
     h, w = grid
     frame = config.frame_size(grid)
     embedding = g.input("image_embeddings", F32, (1, config.embed_dim, h, w))
@@ -151,11 +161,13 @@ def fast_graphs(
     multimask_output: bool,
     prompt_dims: tuple[int | str, int | str] = ("B", "N"),
     label_dtype: type = np.int64,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> tuple[Graph, Graph]:
     """``samcore.fast`` as (per-image graph, per-prompt graph) for one grid.
 
     ``prompt_dims`` (B, N): symbolic names for dynamic sizes, or ints for static graphs
-    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32). A static N
+    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32); ``emitters``:
+    the target's emitter set (``samcore.graph.emitters``). A static N
     adds the input num_tokens [B] int32 (``prompt_inputs``).
 
     Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
@@ -172,7 +184,7 @@ def fast_graphs(
     """
     h, w = grid
     embedding_shape = (1, config.embed_dim, h, w)
-    image = Graph(opset)
+    image = Graph(opset, emitters)
     traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
     fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
     per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
@@ -180,7 +192,7 @@ def fast_graphs(
     for name, value in per_image.items():
         image.output(value, name)
 
-    prompt = Graph(opset)
+    prompt = Graph(opset, emitters)
     coords, labels, token_mask = prompt_inputs(prompt, prompt_dims, label_dtype)
     batch = prompt_dims[0]
     if with_mask_input:
@@ -222,6 +234,7 @@ def fast_single_graph(
     points: int,
     with_mask_input: bool,
     label_dtype: type = np.int32,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> Graph:
     """``samcore.fast`` as one static graph for one prompt of ``points`` tokens (TFLite's
     ``export_tflite``): the per-image features and the decoding of every mask token.
@@ -230,7 +243,7 @@ def fast_single_graph(
     point_labels [1, N], num_tokens [1] int32 (``prompt_inputs``), with ``with_mask_input``
     mask_input [1, 1, 4h, 4w]. Outputs: low_res_logits [1, T, 4h, 4w], iou_predictions [1, T].
     """
-    g = Graph(opset)
+    g = Graph(opset, emitters)
     h, w = grid
     embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
     coords, labels, token_mask = prompt_inputs(g, (1, points), label_dtype)

@@ -6,7 +6,7 @@ semantics of the matching ``torch.nn`` module. Weights keep PyTorch's layout
 in x out x kh x kw), so they come straight from a state_dict.
 
 Plain NumPy, the math as docs/spec.md writes it; speed belongs to ``samcore.fast``.
-Graph tracers (``samcore_onnx``) run these same functions on symbolic arrays.
+Graph tracers (``samcore.graph``) run these same functions on symbolic arrays.
 The few written for NumPy rather than for a graph carry ``@graph_hook``: a
 symbolic argument may then emit what a graph runs best (Erf, LayerNormalization,
 Conv, ...) instead of tracing the NumPy formulation. NumPy calls take the plain path.
