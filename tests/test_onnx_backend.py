@@ -285,17 +285,17 @@ def test_cache_is_reused(cache_folder, tiny_params) -> None:
     first = OnnxBackend(tiny_params, TINY, "cpu", "float32")
     expected = first.decode(embedding, prompts, True)
     files = {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")}
-    exports = cache.export_count
+    exports = OnnxBackend.exports
     second = OnnxBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     for got, want in zip(second.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert second.decode_session(grid, False, True) is second.decode_session(grid, False, True)
     assert second.image_session(grid) is second.image_session(grid)
-    assert cache.export_count == exports
+    assert OnnxBackend.exports == exports
     assert {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")} == files
     other = OnnxBackend(random_params(TINY, seed=6), TINY, "cpu", "float32")
     other.decode(embedding, prompts, True)
-    assert cache.export_count == exports + 1  # other weights, other files
+    assert OnnxBackend.exports == exports + 1  # other weights, other files
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -228,13 +228,13 @@ def test_interpreters_and_files_are_reused(tiny_params) -> None:
     first = TFLiteBackend(tiny_params, TINY, "cpu", "float32", num_threads=1)
     expected = first.decode(embedding, prompts, True)
     interpreter = first.interpreter((TINY_GRID, TINY_GRID), False, 8)
-    exports = cache.export_count
+    exports = TFLiteBackend.exports
     for got, want in zip(first.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first._interpreters) == 2
+    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first.model_files()) == 2
     second = TFLiteBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     second.decode(embedding, prompts, True)
-    assert cache.export_count == exports  # the same weights: the cached file
+    assert TFLiteBackend.exports == exports  # the same weights: the cached file
 
 
 def test_a_corrupt_cache_file_is_exported_again(tiny_params) -> None:
