@@ -44,7 +44,6 @@ class Capabilities:
     """What a backend accepts beyond the minimum (points with labels, one prompt)."""
 
     mask_input: bool = True
-    dynamic_points: bool = True  # any number of points without re-export
     batched_prompts: bool = True  # B > 1 in one call
 
 
@@ -65,7 +64,6 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
-    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)  # every kind it can ever use
     dtypes: ClassVar[tuple[str, ...]] = ("float32",)
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: dtype -> output name -> Tolerance against the spec (float32 spec outputs).

@@ -125,9 +125,3 @@ class Decoder:
             lambda part: self.backend.decode(embedding, prompts.chunk(part.start, part.stop), multimask_output),
         )
         return DecoderOutput(logits, iou, frame)
-
-    def to_torch(self):  # -> samcore_torch.SamDecoder (torch is imported only here)
-        """This decoder's weights as a native ``torch.nn.Module`` (needs ``samcore[torch]``)."""
-        from samcore_torch import SamDecoder
-
-        return SamDecoder.from_params(self.params, self.config)

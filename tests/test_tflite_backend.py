@@ -256,7 +256,7 @@ def test_registered_with_alias_and_dtypes() -> None:
     availability = TFLiteBackend.availability()
     assert availability.available and availability.devices == ("cpu",) and "ai_edge_litert" in availability.version
     assert TFLiteBackend.dtypes == ("float32", "float16", "int8")
-    assert not TFLiteBackend.capabilities.dynamic_points and TFLiteBackend.capabilities.batched_prompts
+    assert TFLiteBackend.capabilities.batched_prompts
 
 
 def test_importing_the_package_needs_no_runtime() -> None:

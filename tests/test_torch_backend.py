@@ -187,10 +187,11 @@ def test_small_config_low_precision(dtype: str) -> None:
         assert_within((out.low_res_logits, out.iou_predictions), spec, TorchBackend.tolerances[dtype])
 
 
-def test_to_torch_forward_matches_spec() -> None:
+def test_module_from_a_decoders_params_matches_spec() -> None:
     config, grid = CONFIGS["tiny"]
     params = random_params(config, seed=2)
-    module = Decoder(params, config, backend="numpy").to_torch()
+    dec = Decoder(params, config, backend="numpy")
+    module = SamDecoder.from_params(dec.params, dec.config)
     assert isinstance(module, SamDecoder) and not module.training
     prompts = make_prompts("points+box", config, grid, batch=2, seed=4)
     coords, labels = gather_point_prompts(prompts["point_coords"], prompts["point_labels"], prompts["boxes"])

@@ -25,9 +25,8 @@ from samcore.inputs import Prompts
 PROVIDERS = {"CUDAExecutionProvider": "cuda", "CoreMLExecutionProvider": "coreml"}
 
 #: Prompts per run of the per-prompt graph on a CPU: one prompt's image tokens (4 MB at
-#: ViT-B size) stay in cache through the graph; larger steps are memory-bound. ViT-B, 16
-#: prompts on 2 cores, ms per prompt (one process, rounds interleaved): 13.9 by 1, 15.9 by 2,
-#: 15.2 by 4, 15.6 by 16.
+#: ViT-B size) stay in cache through the graph; larger steps are memory-bound (measured:
+#: docs/benchmarks.md, "Measured choices").
 CPU_PROMPTS_PER_RUN = 1
 
 
@@ -44,8 +43,7 @@ def providers_for(device: str) -> list[Any]:
 def session_options() -> Any:
     """ONNX Runtime session options: every graph optimisation, one intra-op thread per
     physical core (0), threads spinning between ops (ONNX Runtime's default, explicit here:
-    a click is ~230 ops, most of them small; a ViT-B click on 2 cores takes ~15 ms with
-    spinning, ~16 ms without)."""
+    a click is ~230 ops, most of them small; spinning is faster, docs/benchmarks.md)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Capabilities, Tolerance, decode_in_steps
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
 from samcore.graph_backend import GraphBackend
@@ -44,9 +44,7 @@ class TFLiteBackend(GraphBackend):
 
     name = "tflite"
     aliases = ("litert",)
-    device_kinds = ("cpu",)
     dtypes = tuple(QUANTIZE)
-    capabilities = Capabilities(mask_input=True, dynamic_points=False, batched_prompts=True)
     #: Measured by benchmarks/quantization_accuracy.py (docs/deployment.md) over 116 masks on the
     #: ViT-B preset and 293 on "tiny", conformance prompts, seeded random weights. float16: max
     #: |logit - spec| 0.006, max |IoU - spec| 0.001 (float16 weights, float32 arithmetic): about

@@ -21,7 +21,7 @@ from samcore.spec import mask_decoder, ops, prompt_encoder
 def softmax(x: Traced, axis: int = -1) -> Traced:
     """Softmax along the last axis (opset >= 13 semantics); along another axis, the NumPy
     formulation's reductions: ONNX Runtime runs Softmax(axis) by transposing the axis last
-    and back, ~5x slower at the fast formulation's [1, 8, 7, 4096] scores."""
+    and back, several times slower (docs/benchmarks.md, "Measured choices")."""
     if axis % x.ndim != x.ndim - 1:
         return ops.softmax.__wrapped__(x, axis)
     return x._op("Softmax", [x], axis=axis)
@@ -89,9 +89,8 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     ``pixels_to_masks(upscaled_mask_logits(...))`` with the product taken the other way
     round, hyper [M, C/8] x features^T -> [B, M, 16 hw] in the order (mask, i, j, di, dj,
     ei, ej), and the pixel shuffle to (mask, i, di, ei, j, dj, ej) in two 4-d transposes
-    that each move blocks of 2 or 4 floats. At ViT-B size ONNX Runtime runs these in
-    ~0.6 ms, the literal form (a [16 hw, M] product, an 8-d transpose moving single
-    floats) in ~1.7 ms.
+    that each move blocks of 2 or 4 floats, which ONNX Runtime runs faster than the literal
+    form (a [16 hw, M] product, an 8-d transpose moving single floats; docs/benchmarks.md).
     """
     b, m = hyper.shape[0], hyper.shape[1]
     h, w = grid
