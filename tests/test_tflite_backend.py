@@ -15,11 +15,11 @@ from samcore_tflite import TFLiteBackend, cache, export_tflite, tflite_metadata,
 
 from samcore import Decoder
 from samcore.backend import FLOAT32_TOLERANCE
-from samcore.conformance.strategies import CONFIGS
+from samcore.conformance import checks
+from samcore.conformance.strategies import CONFIGS, CaseRecipe
 from samcore.errors import InputError
-from samcore.inputs import check_embedding, check_prompts
+from samcore.inputs import check_prompts
 from samcore.random_weights import random_params
-from samcore.spec import decode
 from samcore.weights import save_tensors
 
 TINY, TINY_GRID = CONFIGS["tiny"]
@@ -48,19 +48,6 @@ def _case(config, grid: int, rng: np.random.Generator, points: int, box: bool, m
     boxes = np.sort(rng.random((1, 2, 2)) * frame, axis=1).reshape(1, 4).astype(np.float32) if box else None
     mask_input = (4 * rng.standard_normal((1, 1, 4 * grid, 4 * grid))).astype(np.float32) if mask else None
     return embedding, coords, point_labels, boxes, mask_input
-
-
-def _check_against_spec(backend: TFLiteBackend, args: tuple, multimask: bool, tolerance=FLOAT32_TOLERANCE) -> None:
-    """The backend's outputs against the spec on the same prompts (the graph's fillers unseen)."""
-    embedding = check_embedding(args[0], backend.config.embed_dim)
-    grid = embedding.shape[-2:]
-    prompts = check_prompts(*args[1:], grid, backend.config.frame_size(grid))
-    ours = backend.decode(embedding, prompts, multimask)
-    spec = decode(backend.params, backend.config, embedding, *args[1:], multimask)
-    for name, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
-        assert a.dtype == np.float32 and a.shape == b.shape, name
-        excess = np.abs(a - b) - tolerance[name].bound(b)
-        assert excess.max() <= 0, f"{name}: max |tflite - spec| beyond tolerance by {excess.max():.3g}"
 
 
 # --- the file ----------------------------------------------------------------------------------------
@@ -104,40 +91,37 @@ def test_io_layout(tiny_params, tmp_path) -> None:
 
 # --- the backend against the spec ------------------------------------------------------------------
 
-TINY_CASES = [  # points, box, mask, multimask, labels
-    (1, False, False, True, (1,)), (3, True, False, False, (-1, 0, 1)), (0, True, False, True, ()),
-    (0, False, True, True, ()), (2, False, True, False, (0, 1)), (4, True, True, True, (-1, 0, 1, 2, 3)),
-    (9, True, False, True, (0, 1)),  # 12 tokens: the 16-token graph
+TINY_CASES = [  # points, kinds, multimask, labels
+    (1, "points", True, (1,)), (3, "points+box", False, (-1, 0, 1)), (1, "box", True, (1,)),
+    (1, "mask", True, (1,)), (2, "points+mask", False, (0, 1)), (4, "points+box+mask", True, (-1, 0, 1, 2, 3)),
+    (9, "points+box", True, (0, 1)),  # 11 tokens: the 16-token graph
 ]
 
 
-@pytest.mark.parametrize(("points", "box", "mask", "multimask", "labels"), TINY_CASES)
-def test_float32_equals_spec_tiny(tiny_params, points, box, mask, multimask, labels) -> None:
-    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
-    rng = np.random.default_rng(points + 10 * box + 100 * mask)
-    _check_against_spec(backend, _case(TINY, TINY_GRID, rng, points, box, mask, labels or (1,)), multimask)
+@pytest.mark.parametrize(("points", "kinds", "multimask", "labels"), TINY_CASES)
+def test_float32_equals_spec_tiny(points, kinds, multimask, labels) -> None:
+    recipe = CaseRecipe("tiny", points, 1, kinds, points, labels, multimask)
+    checks.check_matches_spec("tflite", recipe)
 
 
 @pytest.mark.slow
-def test_float32_equals_spec_vit_b(vit_b_params) -> None:
-    backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
-    rng = np.random.default_rng(2)
-    for points, box, mask, multimask in [(2, True, False, True), (1, False, True, False), (0, True, True, True)]:
-        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), multimask)
+def test_float32_equals_spec_vit_b() -> None:
+    for i, (points, kinds, multimask) in enumerate([(2, "points+box", True), (1, "points+mask", False),
+                                                    (1, "box+mask", True)]):
+        checks.check_matches_spec("tflite", CaseRecipe("vit_b", i, 1, kinds, points, (-1, 0, 1), multimask))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("dtype", "size_ratio"), [("float16", 0.55), ("int8", 0.3)])
 def test_reduced_precision_within_declared_tolerance_and_smaller(vit_b_params, dtype, size_ratio) -> None:
+    for i, (points, kinds) in enumerate([(3, "points"), (1, "points+box+mask")]):
+        checks.check_matches_spec("tflite", CaseRecipe("vit_b", 10 + i, 1, kinds, points, (-1, 0, 1), True), dtype)
     backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", dtype)
-    rng = np.random.default_rng(3)
-    for points, box, mask in [(3, False, False), (1, True, True)]:
-        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), True,
-                            TFLiteBackend.tolerances[dtype])
     grid = (VIT_B_GRID, VIT_B_GRID)
     options = {"points": 8, "with_mask_input": False, "multimask_output": True}
     reference = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
     reference.interpreter(grid, False, 8)  # exports the float32 files
+    backend.interpreter(grid, False, 8)
     for which in (0, 1):  # per image, per prompt
         size = {q: cache.fast_cache_paths(backend.weights_sha256, grid, quantize=q, **options)[which].stat().st_size
                 for q in (None, backend.quantize)}
@@ -160,17 +144,18 @@ def test_batched_prompts_equal_each_alone(tiny_params) -> None:
 
 @pytest.mark.parametrize("dtype", list(TFLiteBackend.dtypes))
 @pytest.mark.parametrize("mask", [False, True])
-def test_users_prompts_equal_the_spec_on_the_same_prompts(tiny_params, dtype, mask) -> None:
-    """A graph of 8 tokens, every number of real tokens it holds: 1..7 points (+ SAM's padding
-    point), 1..6 points with a box, a box alone; multimask on and off; each dtype within its
-    declared tolerance of the spec on the user's prompts (no padding on the spec's side)."""
-    backend = TFLiteBackend(tiny_params, TINY, "cpu", dtype, points=8)
-    rng = np.random.default_rng(10 + mask)
+def test_users_prompts_equal_the_spec_on_the_same_prompts(dtype, mask) -> None:
+    """The 8-token graph, every number of real tokens it holds: 1..7 points (+ SAM's padding
+    point), 0..6 points with a box; multimask on and off; each dtype within its declared
+    tolerance of the spec on the user's prompts (no padding on the spec's side)."""
+    seed = 0
     for box in (False, True):
         for points in range(0 if box else 1, 7 if box else 8):
+            kinds = "+".join(k for k, given in (("points", points), ("box", box), ("mask", mask)) if given)
             for multimask in (False, True):
-                case = _case(TINY, TINY_GRID, rng, points, box, mask, (-1, 0, 1))
-                _check_against_spec(backend, case, multimask, TFLiteBackend.tolerances[dtype])
+                seed += 1
+                recipe = CaseRecipe("tiny", seed, 1, kinds, max(points, 1), (-1, 0, 1), multimask)
+                checks.check_matches_spec("tflite", recipe, dtype)
 
 
 def test_padded_points_keep_sams_padding_point_and_count_real_tokens(tiny_params) -> None:

@@ -39,12 +39,18 @@ def spec_outputs(port: Decoder, case: Case, all_tokens: bool = False) -> tuple[n
     return decode_all_tokens(*args) if all_tokens else decode(*args, case.multimask_output)
 
 
-def check_matches_spec(backend: str, recipe: CaseRecipe, dtype: str = "float32") -> None:
+def check_matches_spec(backend: str, recipe: CaseRecipe, dtype: str = "float32", set_image: bool = False) -> None:
     """Every output within the backend's declared tolerance of the spec, and binarised
-    masks with IoU >= 0.99 (float32; lower precisions check their declared tolerance)."""
+    masks with IoU >= 0.99 (float32; lower precisions check their declared tolerance).
+    With ``set_image``: the embedding is given to ``set_image`` first (its per-image work
+    reused), not to ``predict``."""
     case, port = recipe.build(), decoder(backend, recipe.config, dtype)
     snippet = recipe.snippet(backend)
-    got = port.predict(**case.kwargs())
+    if set_image:
+        port.set_image(case.image_embedding)
+        got = port.predict(**(case.kwargs() | {"image_embedding": None}))
+    else:
+        got = port.predict(**case.kwargs())
     logits, iou = spec_outputs(port, case)
     tolerance = port.backend.tolerances[dtype]
     assert_within("low_res_logits", got.low_res_logits, logits, tolerance["low_res_logits"], snippet)
