@@ -26,7 +26,7 @@ OPTIONS = {
     "GELU": "GeluOptions", "CAST": "CastOptions", "EQUAL": "EqualOptions", "NOT_EQUAL": "NotEqualOptions",
     "SLICE": "SliceOptions", "STRIDED_SLICE": "StridedSliceOptions", "DEQUANTIZE": "DequantizeOptions",
     "LOGICAL_NOT": "LogicalNotOptions", "BROADCAST_TO": "BroadcastToOptions", "COS": "CosOptions",
-    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "REDUCE_MAX": "ReducerOptions", "SUM": "ReducerOptions",
+    "REDUCE_MAX": "ReducerOptions", "SUM": "ReducerOptions",
     "EXP": "ExpOptions", "LESS": "LessOptions",
 }
 _TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int32": "INT32", "int64": "INT64", "int8": "INT8",

@@ -8,4 +8,11 @@ Run it against any registered backend (yours included)::
 ``strategies`` draws reproducible cases, ``assertions`` reports the first
 mismatches, the max difference and a snippet that reproduces a failure, and
 ``checks`` holds the checks as plain functions. See docs/conformance.md.
+
+Shipped files (``samcore export``'s output) are checked with ``verify_file(path, params,
+config)``, the ``samcore verify FILE --weights W`` command.
 """
+
+from samcore.conformance.verify import Verification, verify_file
+
+__all__ = ["Verification", "verify_file"]
