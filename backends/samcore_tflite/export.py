@@ -109,8 +109,8 @@ def fast_tflite_models(
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
     i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4] (the same for every points / mask / multimask setting).
-    Per prompt (B = 1, N = ``points`` gathered tokens as ``export_tflite``): point_coords
-    [1, N, 2] float32, point_labels [1, N] int32, then without ``with_mask_input`` the
+    Per prompt (B = 1, N = ``points`` tokens as ``export_tflite``): point_coords
+    [1, N, 2] float32, point_labels [1, N] int32, num_tokens [1] int32, then without ``with_mask_input`` the
     per-image outputs (same names), with it image_embedding and mask_input [1, 1, 4h, 4w]
     -> low_res_logits [1, M, 4h, 4w], iou_predictions [1, M]: the returned masks only
     (M = T-1 with ``multimask_output``, else 1).
@@ -185,12 +185,14 @@ def export_tflite(
     """Write the decoder for embeddings of ``grid`` (h, w) as a .tflite file of builtin operators
     only; returns the sorted builtin names it uses.
 
-    Inputs (B = 1 prompt, N = ``points`` tokens, already gathered: the given points, SAM's
-    padding point when there is no box, box corners labelled 2 and 3, then padding
-    points (0, 0) labelled -1 up to N): image_embedding [1, C, h, w] float32,
-    point_coords [1, N, 2] float32 (x, y pixels of the input frame), point_labels [1, N]
-    int32, and with ``with_mask_input`` mask_input [1, 1, 4h, 4w] float32. Outputs:
-    low_res_logits [1, T, 4h, 4w] and iou_predictions [1, T] float32 for all T mask tokens.
+    Inputs (B = 1 prompt, N = ``points`` tokens: first the K real ones, already gathered
+    (the given points, SAM's padding point when there is no box, box corners labelled 2
+    and 3), then N - K fillers of any value, e.g. (0, 0) labelled -1): image_embedding
+    [1, C, h, w] float32, point_coords [1, N, 2] float32 (x, y pixels of the input frame),
+    point_labels [1, N] int32, num_tokens [1] int32 (K; the fillers are never attended to,
+    so the file computes the spec on the K tokens alone), and with ``with_mask_input``
+    mask_input [1, 1, 4h, 4w] float32. Outputs: low_res_logits [1, T, 4h, 4w] and
+    iou_predictions [1, T] float32 for all T mask tokens.
 
     ``quantize``: None (float32), "fp16" (float16 weights widened by DEQUANTIZE) or "int8"
     (dynamic range: int8 per-channel weights of FULLY_CONNECTED and CONV_2D, float
