@@ -127,8 +127,9 @@ def _official_runners(params, config, threads: int, embedding) -> dict[str, tupl
     """name -> (run(coords, labels), None) for Meta's torch modules and ONNX export."""
     try:
         import torch
+        from official_runners import official_onnx_runner, official_torch_runner
 
-        from samcore.conformance.official import build_official_sam, official_onnx_runner, official_torch_runner
+        from samcore.conformance.official import build_official_sam
     except ImportError as exc:
         print(f"no official baselines: {exc}")
         return {}

@@ -5,7 +5,7 @@ ONNX int8 dynamic range (``onnxruntime.quantization.quantize_dynamic``, int8 per
 weights, on samcore's exported ONNX graph). Prompts: hypothesis-drawn conformance cases
 (``samcore.conformance.strategies.case_recipes``: 1-16 points labelled -1/0/1, boxes,
 mask inputs, both multimask settings) on the kit's "vit_b" and "tiny" configs with its
-seeded random weights, each prompt against the spec on the same (padded) prompts.
+seeded random weights, each prompt against the spec on the same prompts.
 
 Per variant and config: binarised-mask IoU (logits > 0) against the spec's, mean and
 worst; |IoU score - spec| mean and max; max |logit - spec|. Also the largest error that
@@ -100,7 +100,7 @@ _SPEC: dict[tuple[str, object], tuple[np.ndarray, np.ndarray]] = {}
 
 
 def _spec(reference: Decoder, recipe, case: Case) -> tuple[np.ndarray, np.ndarray]:
-    """The spec's outputs, computed once per recipe and kind of reference (padded or not)."""
+    """The spec's outputs on ``reference``'s weights, computed once per recipe."""
     key = (reference.backend.name, recipe)
     if key not in _SPEC:
         _SPEC[key] = spec_outputs(reference, case)
@@ -108,8 +108,8 @@ def _spec(reference: Decoder, recipe, case: Case) -> tuple[np.ndarray, np.ndarra
 
 
 def measure(run: Runner, reference: Decoder, recipes: list) -> dict:
-    """The metrics of one variant over ``recipes``, against the spec on the prompts that
-    ``reference``'s backend decodes (``reference_prompts``: the TFLite port pads them)."""
+    """The metrics of one variant over ``recipes``, against the spec on the same prompts
+    (with ``reference``'s weights)."""
     ious, score_errors, logit_errors, needed = [], [], [], {k: 0.0 for k in RTOL}
     for recipe in recipes:
         case = recipe.build()
@@ -139,7 +139,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for config, count in (("vit_b", max(1, args.cases // 2)), ("tiny", args.cases)):
             recipes = draw(config, count)
-            variants = {  # ONNX takes any number of points: its reference is the prompts as given
+            variants = {
                 "tflite float16": (tflite_runner(config, "float16"), decoder("tflite", config, "float16")),
                 "tflite int8": (tflite_runner(config, "int8"), decoder("tflite", config, "int8")),
                 "onnx int8 (quantize_dynamic)": (onnx_int8_runner(config, pathlib.Path(folder)),

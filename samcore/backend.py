@@ -16,7 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from samcore.config import DecoderConfig
+from samcore.errors import BackendError
 from samcore.inputs import Prompts
+from samcore.weights.safetensors_io import safetensors_dtype, validate
 
 OUTPUTS = ("low_res_logits", "iou_predictions")
 
@@ -42,7 +44,6 @@ class Capabilities:
     """What a backend accepts beyond the minimum (points with labels, one prompt)."""
 
     mask_input: bool = True
-    dynamic_points: bool = True  # any number of points without re-export
     batched_prompts: bool = True  # B > 1 in one call
 
 
@@ -63,7 +64,6 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
-    device_kinds: ClassVar[tuple[str, ...]] = ("cpu",)  # every kind it can ever use
     dtypes: ClassVar[tuple[str, ...]] = ("float32",)
     capabilities: ClassVar[Capabilities] = Capabilities()
     #: dtype -> output name -> Tolerance against the spec (float32 spec outputs).
@@ -72,8 +72,13 @@ class Backend(abc.ABC):
     auto_priority: ClassVar[int] = 0
 
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
-        """``params``: official key -> float32 array (validated); ``device``: a kind this
-        backend reports available; ``dtype``: one of ``dtypes``."""
+        """``params``: official key -> float32 array of ``config``'s shapes; ``device``: a kind
+        this backend reports available; ``dtype``: one of ``dtypes``. Refuses an undeclared
+        dtype (``BackendError``) and params that do not fit the config (``WeightsError``)."""
+        if dtype not in self.dtypes:
+            raise BackendError(f"dtype: expected one of {list(self.dtypes)} for backend {self.name!r}, got {dtype!r}")
+        validate({k: np.shape(v) for k, v in params.items()},
+                 {k: safetensors_dtype(np.asarray(v)) for k, v in params.items()}, config)
         self.params = params
         self.config = config
         self.device = device
@@ -87,15 +92,6 @@ class Backend(abc.ABC):
     def set_image(self, image_embedding: np.ndarray) -> None:  # noqa: B027 (optional hook)
         """Per-image work for the checked embedding [1, C, h, w] that the following
         ``decode`` calls will receive (the very same array). Default: nothing."""
-
-    def reference_prompts(self, prompts: Prompts) -> Prompts:
-        """The prompts for which the spec computes what this backend computes for ``prompts``.
-
-        The identity for most backends; one with a fixed number of points returns the
-        prompts with its padding points (label -1) added, since padding tokens take part
-        in attention. The conformance kit compares against the spec on these.
-        """
-        return prompts
 
     @abc.abstractmethod
     def decode(

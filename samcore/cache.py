@@ -78,6 +78,6 @@ def source_fingerprint(*packages: str) -> str:
     digest = hashlib.sha256()
     for package in packages:
         folder = Path(importlib.import_module(package).__file__).parent
-        for source in sorted(folder.glob("*.py")):
-            digest.update(source.name.encode() + b"\0" + source.read_bytes())
+        for source in sorted(folder.rglob("*.py")):
+            digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]

@@ -159,6 +159,19 @@ def mask_decoder_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
     return shapes | transformer_shapes(cfg)
 
 
+def default_grid(config: DecoderConfig) -> tuple[int, int]:
+    """The embedding grid of the config's input frame (16 pixels a cell), else SAM's 64 x 64."""
+    if config.input_image_size is not None:
+        return (config.input_image_size[0] // 16, config.input_image_size[1] // 16)
+    return (64, 64)
+
+
+def config_from_dict(values: Mapping[str, object]) -> DecoderConfig:
+    """A DecoderConfig from ``dataclasses.asdict(config)`` (as exported files record it, in JSON)."""
+    size = values.get("input_image_size")
+    return DecoderConfig(**{**values, "input_image_size": tuple(size) if size else None})
+
+
 def expected_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
     """Official key -> shape of every parameter the decoder needs, for ``cfg``."""
     return prompt_encoder_shapes(cfg) | mask_decoder_shapes(cfg)

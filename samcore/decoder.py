@@ -12,7 +12,6 @@ import numpy as np
 from samcore.backend import decode_in_steps
 from samcore.config import DecoderConfig, expected_shapes, infer_config
 from samcore.errors import InputError
-from samcore.extras import requires_extra
 from samcore.inputs import check_embedding, check_prompts
 from samcore.postprocess import postprocess_masks
 from samcore.registry import resolve
@@ -135,9 +134,3 @@ class Decoder:
             f"parameters={sum(a.size for a in self.params.values()):,}, image={image})"
         )
 
-    def to_torch(self):  # -> samcore_torch.SamDecoder (torch is imported only here)
-        """This decoder's weights as a native ``torch.nn.Module`` (needs the ``torch`` extra);
-        raises ``MissingExtraError`` naming the ``pip install`` line when torch is missing."""
-        with requires_extra("torch", "Decoder.to_torch"):
-            from samcore_torch import SamDecoder
-        return SamDecoder.from_params(self.params, self.config)

@@ -1,8 +1,9 @@
-"""The spec itself as a backend: ``backend="numpy"``, always available.
+"""The fast formulation in NumPy as a backend: ``backend="numpy"``, always available.
 
-It runs the spec's fast formulation (``samcore.spec.fast``: per-image work done once
+It runs the spec's fast formulation (``samcore.fast``: per-image work done once
 in ``set_image``, reassociated attention, cache-sized chunks), which the conformance
-kit holds to the plain spec (``samcore.spec.decode``) within float32 tolerance.
+kit holds to the plain spec (``samcore.spec.decode``, the ``reference`` backend) within
+float32 tolerance.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from samcore.backend import Availability, Backend, decode_in_steps
+from samcore.fast import ImageFeatures, decode_fast, image_features
 from samcore.inputs import Prompts
-from samcore.spec.fast import ImageFeatures, decode_fast, image_features
 
 #: Prompts decoded together: one prompt's image tokens (4 MB at ViT-B size) stay in
 #: cache better than a batch's; larger steps are memory-bound and slower per prompt.
@@ -19,10 +20,9 @@ PROMPTS_PER_STEP = 1
 
 
 class NumpyBackend(Backend):
-    """Runs ``samcore.spec.fast.decode_fast`` on the CPU, float32."""
+    """Runs ``samcore.fast.decode_fast`` on the CPU, float32."""
 
     name = "numpy"
-    aliases = ("spec", "reference")
     _features: ImageFeatures | None = None
 
     @classmethod

@@ -1,13 +1,17 @@
-"""Backend registries: plugins found through entry points, decoders and image encoders apart.
+"""Backend and exporter registries: plugins found through entry points, decoders, image
+encoders and exporters apart.
 
-First-party backends (``backends/``) register exactly as a third party's would, in
-their distribution's ``pyproject.toml``::
+First-party backends and exporters (``backends/``) register exactly as a third party's
+would, in their distribution's ``pyproject.toml``::
 
     [project.entry-points."samcore.backends"]     # prompt encoder + mask decoder
     mine = "my_package:MyBackend"
 
     [project.entry-points."samcore.encoders"]     # image encoder (optional)
     mine = "my_package:MyEncoder"
+
+    [project.entry-points."samcore.exporters"]    # file formats (``samcore export NAME``)
+    mine = "my_package:MyExporter"
 
 A name registered under ``samcore.backends`` but not ``samcore.encoders`` is a
 decoder-only port. Registration (the name is known) is separate from availability
@@ -25,13 +29,50 @@ from typing import Generic, TypeVar
 from samcore.backend import Availability, Backend
 from samcore.encoder_backend import EncoderBackend
 from samcore.errors import BackendError
+from samcore.exporter import Exporter
 
 ENTRY_POINT_GROUP = "samcore.backends"
 ENCODER_ENTRY_POINT_GROUP = "samcore.encoders"
+EXPORTER_GROUP = "samcore.exporters"
 #: Device kinds, best first, tried when a backend is chosen without a device.
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")
 
 B = TypeVar("B", Backend, EncoderBackend)
+
+
+@functools.cache
+def _plugins(group: str, base: type) -> dict[str, type | str]:
+    """name -> class (a ``base`` subclass) of each entry point in ``group``, or the reason
+    its plugin failed to load."""
+    found: dict[str, type | str] = {}
+    for ep in entry_points(group=group):
+        try:
+            cls = ep.load()
+        except Exception as exc:  # a broken plugin must not break the others
+            found[ep.name] = f"plugin {ep.value!r} failed to load: {exc!r}"
+            continue
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            found[ep.name] = f"plugin {ep.value!r} is not a {base.__module__}.{base.__name__} subclass"
+            continue
+        found[cls.name] = cls
+    return found
+
+
+def exporters() -> dict[str, type[Exporter] | str]:
+    """Every registered exporter: format name -> class (or why its plugin could not load)."""
+    return _plugins(EXPORTER_GROUP, Exporter)
+
+
+def exporter_for(path: str) -> type[Exporter]:
+    """The exporter whose files end like ``path`` (``Exporter.suffix``)."""
+    usable = {name: cls for name, cls in exporters().items() if not isinstance(cls, str)}
+    for cls in usable.values():
+        if str(path).endswith(cls.suffix):
+            return cls
+    raise BackendError(
+        f"file: expected a name ending in one of {sorted(c.suffix for c in usable.values())} "
+        f"(the registered exporters' files), got {str(path)!r}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,21 +94,10 @@ class Registry(Generic[B]):
         self.group, self.base, self.what = group, base, what
         self._extra: dict[str, type[B]] = {}
 
-    @functools.cached_property
+    @property
     def _entry_points(self) -> dict[str, type[B] | str]:
         """name -> class, or the reason its plugin failed to load."""
-        found: dict[str, type[B] | str] = {}
-        for ep in entry_points(group=self.group):
-            try:
-                cls = ep.load()
-            except Exception as exc:  # a broken plugin must not break the others
-                found[ep.name] = f"plugin {ep.value!r} failed to load: {exc!r}"
-                continue
-            if not (isinstance(cls, type) and issubclass(cls, self.base)):
-                found[ep.name] = f"plugin {ep.value!r} is not a {self.base.__module__}.{self.base.__name__} subclass"
-                continue
-            found[cls.name] = cls
-        return found
+        return _plugins(self.group, self.base)
 
     def register(self, cls: type[B]) -> type[B]:
         """Register a backend class in this process (entry points are the usual way)."""

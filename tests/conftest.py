@@ -41,7 +41,8 @@ class ParityCase:
     config: DecoderConfig
     grid: int
     sam: object  # segment_anything.modeling.Sam with the same weights
-    decoder: Decoder  # loaded from torch.save -> samcore convert -> safetensors
+    decoders: dict[str, Decoder]  # "reference" (the plain spec), "fast" (the numpy backend), each loaded
+    # from torch.save -> samcore convert -> safetensors
     checkpoint: pathlib.Path  # the .pth as Meta saves it
 
 
@@ -61,8 +62,9 @@ def parity_case(request, tmp_path_factory) -> ParityCase:
     torch.save(sam.state_dict(), checkpoint)
     # The config goes in the file's metadata (num_heads is not in any shape) and comes back on load.
     convert_checkpoint(checkpoint, folder / "sam.safetensors", config=config)
-    decoder = Decoder.from_weights(folder / "sam.safetensors", backend="numpy")
-    return ParityCase(request.param, config, grid, sam, decoder, checkpoint)
+    decoders = {path: Decoder.from_weights(folder / "sam.safetensors", backend=backend)
+                for path, backend in (("reference", "reference"), ("fast", "numpy"))}
+    return ParityCase(request.param, config, grid, sam, decoders, checkpoint)
 
 
 @pytest.fixture(scope="module")

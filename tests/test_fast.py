@@ -1,4 +1,4 @@
-"""The fast formulation (``samcore.spec.fast``) against the plain spec where its algebra is
+"""The fast formulation (``samcore.fast``) against the plain spec where its algebra is
 most exposed to rounding: ``upscale_input`` subtracts mean x colsum(G) from a product, so
 image tokens whose mean dwarfs their spread are its worst case."""
 
@@ -9,10 +9,10 @@ import pytest
 
 from samcore.backend import FLOAT32_TOLERANCE
 from samcore.config import PRESETS, TRANSFORMER
+from samcore.fast import decode_fast, image_features
 from samcore.inputs import check_prompts
 from samcore.random_weights import random_params
 from samcore.spec import decode
-from samcore.spec.fast import decode_fast, image_features
 
 CONFIG = PRESETS["sam_vit_b"]
 GRID = (64, 64)

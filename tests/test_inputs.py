@@ -7,7 +7,7 @@ import pytest
 
 from samcore import apply_boxes, apply_coords, postprocess_masks, preprocess_shape
 from samcore.decoder import DecoderOutput
-from samcore.errors import InputError, InputTypeError, MissingExtraError, SamcoreError
+from samcore.errors import InputError, InputTypeError, SamcoreError
 
 C, GRID, FRAME = 32, 8, 128
 rng = np.random.default_rng(0)
@@ -134,13 +134,3 @@ def test_decoder_repr_says_what_it_runs(tiny_decoder) -> None:
     text = repr(tiny_decoder)
     for fragment in ("Decoder(", "backend='numpy'", "device='cpu'", "dtype='float32'", f"embed_dim={C}", "image="):
         assert fragment in text, text
-
-
-def test_to_torch_without_torch_names_the_extra(tiny_decoder, monkeypatch) -> None:
-    import sys
-
-    monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ModuleNotFoundError
-    for name in [m for m in sys.modules if m == "samcore_torch" or m.startswith("samcore_torch.")]:
-        monkeypatch.delitem(sys.modules, name)
-    with pytest.raises(MissingExtraError, match=r'Decoder.to_torch: .*torch.*pip install "samcore-decoder\[torch\]"'):
-        tiny_decoder.to_torch()

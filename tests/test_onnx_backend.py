@@ -13,19 +13,20 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore-decoder[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'samcore-decoder[onnx]')")
 
-from hypothesis import HealthCheck, given, settings  # noqa: E402
 from samcore_onnx import OnnxBackend, cache, export_fast_onnx, export_onnx  # noqa: E402
-from samcore_onnx.export import params_sha256  # noqa: E402
-from samcore_onnx.tracer import Graph  # noqa: E402
 
 from conftest import record_parity  # noqa: E402
-from samcore import Decoder  # noqa: E402
+from samcore import Decoder, fast  # noqa: E402
 from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
-from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED, Case, CaseRecipe, case_recipes  # noqa: E402
-from samcore.inputs import check_embedding, check_prompts  # noqa: E402
+from samcore.conformance import checks  # noqa: E402
+from samcore.conformance.strategies import CONFIGS, CaseRecipe  # noqa: E402
+from samcore.graph.emitters import ONNXRUNTIME  # noqa: E402
+from samcore.graph.tracer import Graph  # noqa: E402
+from samcore.inputs import check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
 from samcore.random_weights import random_params  # noqa: E402
-from samcore.spec import decode, fast, ops  # noqa: E402
+from samcore.spec import ops  # noqa: E402
+from samcore.weights import params_sha256  # noqa: E402
 
 TINY, TINY_GRID = CONFIGS["tiny"]
 VIT_B, VIT_B_GRID = CONFIGS["vit_b"]
@@ -47,29 +48,6 @@ def tiny_backend(cache_folder, tiny_params):
 
 def _session(model) -> ort.InferenceSession:
     return ort.InferenceSession(model.SerializeToString(), providers=CPU)
-
-
-def _check_against_spec(backend: OnnxBackend, name: str, case: Case, set_image: bool = False) -> None:
-    """The backend's decode of ``case`` (after ``set_image`` of its embedding if asked)
-    equals the plain spec's within FLOAT32_TOLERANCE."""
-    embedding = check_embedding(case.image_embedding, backend.config.embed_dim)
-    grid = embedding.shape[-2:]
-    prompts = check_prompts(
-        case.point_coords, case.point_labels, case.boxes, case.mask_input, grid, backend.config.frame_size(grid)
-    )
-    p = prompts
-    if set_image:
-        backend.set_image(embedding)
-    ours = backend.decode(embedding, prompts, case.multimask_output)
-    spec = decode(
-        backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
-        case.multimask_output,
-    )
-    for output, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
-        assert a.dtype == np.float32 and a.shape == b.shape
-        record_parity(f"onnx vs spec, {name} {output}", a, b)
-        excess = np.abs(a - b) - FLOAT32_TOLERANCE[output].bound(b)
-        assert excess.max() <= 0, f"{output}: max |onnx - spec| beyond tolerance by {excess.max():.3g}"
 
 
 # --- the graph ---------------------------------------------------------------------------------
@@ -121,7 +99,7 @@ def _weights(shape: tuple[int, ...], out_channels: int) -> tuple[np.ndarray, np.
 @pytest.mark.parametrize("name", list(HOOKED))
 def test_hooked_ops_emit_what_the_spec_computes(name) -> None:
     func, shapes, scale = HOOKED[name]
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     (shape,) = shapes
     graph.output(func(graph.input("x", np.float32, shape)), "y")
     x = (scale * np.random.default_rng(0).standard_normal(shape)).astype(np.float32)
@@ -132,27 +110,13 @@ def test_hooked_ops_emit_what_the_spec_computes(name) -> None:
 # --- the backend against the spec ----------------------------------------------------------------
 
 
-@settings(deadline=None, max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(case=case_recipes("tiny", labels=(-1, 0, 1, 2, 3)).map(lambda recipe: recipe.build()))
-def test_backend_equals_spec_tiny(tiny_backend, case: Case) -> None:
-    _check_against_spec(tiny_backend, "tiny", case)
-
-
 @pytest.mark.slow
-def test_backend_equals_spec_vit_b(cache_folder) -> None:
-    backend = OnnxBackend(random_params(VIT_B, seed=11), VIT_B, "cpu", "float32")
-    rng = np.random.default_rng(2)
-    g, frame = VIT_B_GRID, VIT_B.frame_size((VIT_B_GRID, VIT_B_GRID))[0]
-    for batch, points, box, mask, multimask in [
-        (1, 1, False, False, True), (3, 4, True, False, False), (2, 2, False, True, True), (2, 0, True, True, True),
-        (1, 0, False, True, False),
-    ]:
-        coords = (rng.random((batch, points, 2)) * frame).astype(np.float32) if points else None
-        labels = rng.integers(-1, 4, (batch, points)) if points else None
-        boxes = np.sort(rng.random((batch, 2, 2)) * frame, axis=1).reshape(batch, 4).astype(np.float32) if box else None
-        masks = (4 * rng.standard_normal((batch, 1, 4 * g, 4 * g))).astype(np.float32) if mask else None
-        embedding = rng.standard_normal((1, VIT_B.embed_dim, g, g)).astype(np.float32)
-        _check_against_spec(backend, "vit_b", Case(embedding, coords, labels, boxes, masks, multimask))
+def test_backend_equals_spec_vit_b() -> None:
+    for seed, (batch, points, kinds, multimask) in enumerate([
+        (1, 1, "points", True), (3, 4, "points+box", False), (2, 2, "points+mask", True), (2, 1, "box+mask", True),
+        (1, 1, "mask", False),
+    ]):
+        checks.check_matches_spec("onnx", CaseRecipe("vit_b", seed, batch, kinds, points, (-1, 0, 1, 2, 3), multimask))
 
 
 # --- the fast formulation's graphs (what the backend runs) --------------------------------------
@@ -193,31 +157,16 @@ def test_fast_graphs_pass_checker_and_have_metadata(tiny_params, tmp_path, with_
     assert _dims(models.decode.graph.output) == {"low_res_logits": ["B", m, 4 * g, 4 * g], "iou_predictions": ["B", m]}
 
 
-@pytest.fixture(scope="module")
-def kit_backends(cache_folder):
-    """An OnnxBackend per config of the conformance kit, with the kit's weights (made when first used)."""
-    made: dict[str, OnnxBackend] = {}
-
-    def backend(config: str) -> OnnxBackend:
-        if config not in made:
-            cfg = CONFIGS[config][0]
-            made[config] = OnnxBackend(random_params(cfg, WEIGHTS_SEED), cfg, "cpu", "float32")
-        return made[config]
-
-    return backend
-
-
 @pytest.mark.parametrize("config", ["tiny", pytest.param("vit_b", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("kinds", ["points", "points+box", "mask", "box+mask"])
 @pytest.mark.parametrize("multimask_output", [True, False])
-def test_fast_graphs_equal_spec(kit_backends, config, kinds, multimask_output) -> None:
+def test_fast_graphs_equal_spec(config, kinds, multimask_output) -> None:
     """Every per-prompt graph (with and without mask input, both multimask settings)
     against the plain spec, on features from set_image and computed on the fly."""
-    backend = kit_backends(config)
     for seed, set_image in ((0, True), (1, False)):
         recipe = CaseRecipe(config, seed, batch=2 if config == "vit_b" else 3, kinds=kinds, points=3,
                             labels=(-1, 0, 1, 2, 3), multimask_output=multimask_output)
-        _check_against_spec(backend, f"fast {config}", recipe.build(), set_image=set_image)
+        checks.check_matches_spec("onnx", recipe, set_image=set_image)
 
 
 def test_set_image_runs_the_per_image_graph_once(cache_folder, tiny_params) -> None:
@@ -255,7 +204,7 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
     c8 = TINY.embed_dim // 8
     image = rng.standard_normal((3, grid[0] * grid[1], TINY.embed_dim)).astype(np.float32)
     hyper = rng.standard_normal((3, 2, c8)).astype(np.float32)
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     traced = [graph.input("image", np.float32, ("B", image.shape[1], TINY.embed_dim)),
               graph.input("hyper", np.float32, ("B", "M", c8))]
     graph.output(fast.mask_logits(tiny_params, *traced, grid), "masks")
@@ -269,7 +218,7 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
                                  (None, slice(None), [2])])
 def test_indexing_with_a_list(key) -> None:
     x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     graph.output(graph.input("x", np.float32, x.shape)[key], "y")
     (ours,) = _session(graph.model("index", "test")).run(None, {"x": x})
     np.testing.assert_array_equal(ours, x[key])
@@ -284,17 +233,17 @@ def test_cache_is_reused(cache_folder, tiny_params) -> None:
     first = OnnxBackend(tiny_params, TINY, "cpu", "float32")
     expected = first.decode(embedding, prompts, True)
     files = {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")}
-    exports = cache.export_count
+    exports = OnnxBackend.exports
     second = OnnxBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     for got, want in zip(second.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
     assert second.decode_session(grid, False, True) is second.decode_session(grid, False, True)
     assert second.image_session(grid) is second.image_session(grid)
-    assert cache.export_count == exports
+    assert OnnxBackend.exports == exports
     assert {p: p.stat().st_mtime_ns for p in cache_folder.glob("*.onnx")} == files
     other = OnnxBackend(random_params(TINY, seed=6), TINY, "cpu", "float32")
     other.decode(embedding, prompts, True)
-    assert cache.export_count == exports + 1  # other weights, other files
+    assert OnnxBackend.exports == exports + 1  # other weights, other files
 
 
 @pytest.mark.parametrize("which", [0, 1])

@@ -1,4 +1,5 @@
-"""Each spec op against math.erf or the torch.nn module it mirrors."""
+"""Each spec op (and the fast formulation's version of it) against math.erf or the torch.nn
+module it mirrors."""
 
 from __future__ import annotations
 
@@ -7,25 +8,28 @@ import math
 import numpy as np
 import pytest
 
+from samcore.fast import ops as fast_ops
 from samcore.spec import ops
 
 torch = pytest.importorskip("torch")
 rng = np.random.default_rng(0)
 
 
-def test_erf_matches_math_erf_to_a_few_float32_ulp() -> None:
+@pytest.mark.parametrize("module", [ops, fast_ops], ids=["spec", "fast"])
+def test_erf_matches_math_erf_to_a_few_float32_ulp(module) -> None:
     x = np.concatenate([np.linspace(-8, 8, 20001), [0.0, -0.0, 1e-30, 3.999, 4.0, 4.001, 50.0, -50.0]])
-    ours = ops.erf(x.astype(np.float32)).astype(np.float64)
+    ours = module.erf(x.astype(np.float32)).astype(np.float64)
     reference = np.array([math.erf(float(np.float32(v))) for v in x])
     assert np.abs(ours - reference).max() < 4e-7  # a few float32 ulp at 1 (ulp = 1.2e-7)
 
 
-def test_gelu_is_torch_exact_gelu() -> None:
+@pytest.mark.parametrize("module", [ops, fast_ops], ids=["spec", "fast"])
+def test_gelu_is_torch_exact_gelu(module) -> None:
     x = (rng.standard_normal(10000) * 4).astype(np.float32)
     expected = torch.nn.GELU()(torch.from_numpy(x)).numpy()
     # torch computes 1 + erf(x) in float32, which cancels for negative x: its error is
     # up to ~|x| * 2**-24; samcore's float64 evaluation is within half an ulp.
-    np.testing.assert_allclose(ops.gelu(x), expected, atol=2e-7 * np.abs(x).max(), rtol=1e-6)
+    np.testing.assert_allclose(module.gelu(x), expected, atol=2e-7 * np.abs(x).max(), rtol=1e-6)
 
 
 def test_layer_norms_match_torch() -> None:
@@ -33,6 +37,7 @@ def test_layer_norms_match_torch() -> None:
     w, b = rng.standard_normal(3).astype(np.float32), rng.standard_normal(3).astype(np.float32)
     expected = torch.nn.functional.layer_norm(torch.from_numpy(x), (3,), torch.from_numpy(w), torch.from_numpy(b))
     np.testing.assert_allclose(ops.layer_norm(x, w, b), expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(fast_ops.layer_norm(x, w, b), expected.numpy(), atol=1e-5)
     from samcore.conformance.official import modeling
 
     norm2d = modeling.common.LayerNorm2d(8)

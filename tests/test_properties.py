@@ -1,67 +1,17 @@
-"""Properties of the decoder that hold for any weights and prompts."""
+"""Properties of the Decoder facade that hold for any weights and prompts.
+
+Batch independence, single mask = token 0, determinism, shapes and dtypes are the
+conformance kit's checks (``samcore/conformance/test_backend.py``), run on every backend,
+the numpy one included."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
 
-from samcore.conformance.strategies import CONFIGS, Case, case_recipes
+from samcore.conformance.strategies import CONFIGS
 
 CONFIG, GRID = CONFIGS["tiny"]
-SETTINGS = settings(deadline=None, max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-CASES = case_recipes("tiny", labels=(-1, 0, 1, 2, 3)).map(lambda recipe: recipe.build())
-
-
-def _row(array: np.ndarray | None, i: int) -> np.ndarray | None:
-    return None if array is None else array[i : i + 1]
-
-
-@SETTINGS
-@given(case=CASES)
-def test_batch_equals_each_prompt_alone(tiny_decoder, case: Case) -> None:
-    batched = tiny_decoder.predict(**case.kwargs())
-    for i in range(batched.iou_predictions.shape[0]):
-        alone = tiny_decoder.predict(
-            case.image_embedding,
-            _row(case.point_coords, i),
-            _row(case.point_labels, i),
-            _row(case.boxes, i),
-            _row(case.mask_input, i),
-            case.multimask_output,
-        )
-        np.testing.assert_allclose(batched.low_res_logits[i : i + 1], alone.low_res_logits, atol=1e-5, rtol=0)
-        np.testing.assert_allclose(batched.iou_predictions[i : i + 1], alone.iou_predictions, atol=1e-5, rtol=0)
-
-
-@SETTINGS
-@given(case=CASES)
-def test_single_mask_is_token_zero_of_the_same_pass(tiny_decoder, case: Case) -> None:
-    from samcore.spec import decode_all_tokens
-
-    inputs = (case.image_embedding, case.point_coords, case.point_labels, case.boxes, case.mask_input)
-    single = tiny_decoder.predict(*inputs, multimask_output=False)
-    multi = tiny_decoder.predict(*inputs, multimask_output=True)
-    logits, iou = decode_all_tokens(tiny_decoder.params, CONFIG, *inputs)
-    # The numpy backend runs the fast formulation: equal to the spec's pass up to rounding.
-    np.testing.assert_allclose(single.low_res_logits, logits[:, :1], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(single.iou_predictions, iou[:, :1], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(multi.low_res_logits, logits[:, 1:], atol=1e-5, rtol=0)
-    np.testing.assert_allclose(multi.iou_predictions, iou[:, 1:], atol=1e-5, rtol=0)
-
-
-@SETTINGS
-@given(case=CASES)
-def test_deterministic_shapes_and_dtypes(tiny_decoder, case: Case) -> None:
-    first = tiny_decoder.predict(**case.kwargs())
-    second = tiny_decoder.predict(**case.kwargs())
-    np.testing.assert_array_equal(first.low_res_logits, second.low_res_logits)
-    np.testing.assert_array_equal(first.iou_predictions, second.iou_predictions)
-    batch = next(a.shape[0] for a in (case.point_coords, case.boxes, case.mask_input) if a is not None)
-    masks = 3 if case.multimask_output else 1
-    assert first.low_res_logits.shape == (batch, masks, 4 * GRID, 4 * GRID)
-    assert first.iou_predictions.shape == (batch, masks)
-    assert first.low_res_logits.dtype == first.iou_predictions.dtype == np.float32
 
 
 def test_set_image_then_prompts_equals_passing_the_embedding(tiny_decoder) -> None:

@@ -15,11 +15,11 @@ from samcore_tflite import TFLiteBackend, cache, export_tflite, tflite_metadata,
 
 from samcore import Decoder
 from samcore.backend import FLOAT32_TOLERANCE
-from samcore.conformance.strategies import CONFIGS
+from samcore.conformance import checks
+from samcore.conformance.strategies import CONFIGS, CaseRecipe
 from samcore.errors import InputError
-from samcore.inputs import check_embedding, check_prompts
+from samcore.inputs import check_prompts
 from samcore.random_weights import random_params
-from samcore.spec import decode
 from samcore.weights import save_tensors
 
 TINY, TINY_GRID = CONFIGS["tiny"]
@@ -50,21 +50,6 @@ def _case(config, grid: int, rng: np.random.Generator, points: int, box: bool, m
     return embedding, coords, point_labels, boxes, mask_input
 
 
-def _check_against_spec(backend: TFLiteBackend, args: tuple, multimask: bool, tolerance=FLOAT32_TOLERANCE) -> None:
-    """The backend's outputs against the spec on its reference (padded) prompts."""
-    embedding = check_embedding(args[0], backend.config.embed_dim)
-    grid = embedding.shape[-2:]
-    prompts = check_prompts(*args[1:], grid, backend.config.frame_size(grid))
-    p = backend.reference_prompts(prompts)
-    ours = backend.decode(embedding, prompts, multimask)
-    spec = decode(backend.params, backend.config, embedding, p.point_coords, p.point_labels, p.boxes, p.mask_input,
-                  multimask)
-    for name, a, b in zip(("low_res_logits", "iou_predictions"), ours, spec, strict=True):
-        assert a.dtype == np.float32 and a.shape == b.shape, name
-        excess = np.abs(a - b) - tolerance[name].bound(b)
-        assert excess.max() <= 0, f"{name}: max |tflite - spec| beyond tolerance by {excess.max():.3g}"
-
-
 # --- the file ----------------------------------------------------------------------------------------
 
 
@@ -77,7 +62,7 @@ def test_files_use_builtin_operators_only(tiny_params, tmp_path, quantize) -> No
     assert ops == tflite_ops(path) == sorted(ops)
     builtins = {k for k in vars(schema.BuiltinOperator) if not k.startswith("_")}
     assert set(ops) <= builtins - {"CUSTOM", "DELEGATE"} and not any(op.startswith("STABLEHLO") for op in ops)
-    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GELU", "SOFTMAX", "DEPTH_TO_SPACE", "CONV_2D"} <= set(ops)
+    assert {"FULLY_CONNECTED", "BATCH_MATMUL", "GELU", "SOFTMAX", "CONV_2D", "LESS"} <= set(ops)
     assert ("DEQUANTIZE" in ops) == (quantize is not None)
     model = schema.Model.GetRootAs(path.read_bytes(), 0)
     codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
@@ -97,7 +82,8 @@ def test_io_layout(tiny_params, tmp_path) -> None:
     g, c, t = TINY_GRID, TINY.embed_dim, TINY.num_mask_tokens
     assert inputs == {
         "image_embedding": ([1, c, g, g], np.float32), "point_coords": ([1, 6, 2], np.float32),
-        "point_labels": ([1, 6], np.int32), "mask_input": ([1, 1, 4 * g, 4 * g], np.float32),
+        "point_labels": ([1, 6], np.int32), "num_tokens": ([1], np.int32),
+        "mask_input": ([1, 1, 4 * g, 4 * g], np.float32),
     }
     assert outputs == {"low_res_logits": ([1, t, 4 * g, 4 * g], np.float32), "iou_predictions": ([1, t], np.float32)}
     assert list(it.get_signature_list()["serving_default"]["inputs"]) == sorted(inputs)
@@ -105,40 +91,37 @@ def test_io_layout(tiny_params, tmp_path) -> None:
 
 # --- the backend against the spec ------------------------------------------------------------------
 
-TINY_CASES = [  # points, box, mask, multimask, labels
-    (1, False, False, True, (1,)), (3, True, False, False, (-1, 0, 1)), (0, True, False, True, ()),
-    (0, False, True, True, ()), (2, False, True, False, (0, 1)), (4, True, True, True, (-1, 0, 1, 2, 3)),
-    (9, True, False, True, (0, 1)),  # 12 tokens: the 16-token graph
+TINY_CASES = [  # points, kinds, multimask, labels
+    (1, "points", True, (1,)), (3, "points+box", False, (-1, 0, 1)), (1, "box", True, (1,)),
+    (1, "mask", True, (1,)), (2, "points+mask", False, (0, 1)), (4, "points+box+mask", True, (-1, 0, 1, 2, 3)),
+    (9, "points+box", True, (0, 1)),  # 11 tokens: the 16-token graph
 ]
 
 
-@pytest.mark.parametrize(("points", "box", "mask", "multimask", "labels"), TINY_CASES)
-def test_float32_equals_spec_tiny(tiny_params, points, box, mask, multimask, labels) -> None:
-    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32")
-    rng = np.random.default_rng(points + 10 * box + 100 * mask)
-    _check_against_spec(backend, _case(TINY, TINY_GRID, rng, points, box, mask, labels or (1,)), multimask)
+@pytest.mark.parametrize(("points", "kinds", "multimask", "labels"), TINY_CASES)
+def test_float32_equals_spec_tiny(points, kinds, multimask, labels) -> None:
+    recipe = CaseRecipe("tiny", points, 1, kinds, points, labels, multimask)
+    checks.check_matches_spec("tflite", recipe)
 
 
 @pytest.mark.slow
-def test_float32_equals_spec_vit_b(vit_b_params) -> None:
-    backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
-    rng = np.random.default_rng(2)
-    for points, box, mask, multimask in [(2, True, False, True), (1, False, True, False), (0, True, True, True)]:
-        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), multimask)
+def test_float32_equals_spec_vit_b() -> None:
+    for i, (points, kinds, multimask) in enumerate([(2, "points+box", True), (1, "points+mask", False),
+                                                    (1, "box+mask", True)]):
+        checks.check_matches_spec("tflite", CaseRecipe("vit_b", i, 1, kinds, points, (-1, 0, 1), multimask))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("dtype", "size_ratio"), [("float16", 0.55), ("int8", 0.3)])
 def test_reduced_precision_within_declared_tolerance_and_smaller(vit_b_params, dtype, size_ratio) -> None:
+    for i, (points, kinds) in enumerate([(3, "points"), (1, "points+box+mask")]):
+        checks.check_matches_spec("tflite", CaseRecipe("vit_b", 10 + i, 1, kinds, points, (-1, 0, 1), True), dtype)
     backend = TFLiteBackend(vit_b_params, VIT_B, "cpu", dtype)
-    rng = np.random.default_rng(3)
-    for points, box, mask in [(3, False, False), (1, True, True)]:
-        _check_against_spec(backend, _case(VIT_B, VIT_B_GRID, rng, points, box, mask), True,
-                            TFLiteBackend.tolerances[dtype])
     grid = (VIT_B_GRID, VIT_B_GRID)
     options = {"points": 8, "with_mask_input": False, "multimask_output": True}
     reference = TFLiteBackend(vit_b_params, VIT_B, "cpu", "float32")
     reference.interpreter(grid, False, 8)  # exports the float32 files
+    backend.interpreter(grid, False, 8)
     for which in (0, 1):  # per image, per prompt
         size = {q: cache.fast_cache_paths(backend.weights_sha256, grid, quantize=q, **options)[which].stat().st_size
                 for q in (None, backend.quantize)}
@@ -159,19 +142,60 @@ def test_batched_prompts_equal_each_alone(tiny_params) -> None:
 # --- points, padding, interpreters ---------------------------------------------------------------------
 
 
-def test_reference_prompts_pad_to_the_graph(tiny_params) -> None:
+@pytest.mark.parametrize("dtype", list(TFLiteBackend.dtypes))
+@pytest.mark.parametrize("mask", [False, True])
+def test_users_prompts_equal_the_spec_on_the_same_prompts(dtype, mask) -> None:
+    """The 8-token graph, every number of real tokens it holds: 1..7 points (+ SAM's padding
+    point), 0..6 points with a box; multimask on and off; each dtype within its declared
+    tolerance of the spec on the user's prompts (no padding on the spec's side)."""
+    seed = 0
+    for box in (False, True):
+        for points in range(0 if box else 1, 7 if box else 8):
+            kinds = "+".join(k for k, given in (("points", points), ("box", box), ("mask", mask)) if given)
+            for multimask in (False, True):
+                seed += 1
+                recipe = CaseRecipe("tiny", seed, 1, kinds, max(points, 1), (-1, 0, 1), multimask)
+                checks.check_matches_spec("tflite", recipe, dtype)
+
+
+def test_padded_points_keep_sams_padding_point_and_count_real_tokens(tiny_params) -> None:
     backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=6)
     grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
     points = check_prompts([[[1.0, 2.0], [3.0, 4.0]]], [[1, 0]], None, None, grid, frame)
-    p = backend.reference_prompts(points)  # 2 points + SAM's padding point = 3 tokens; 3 more
-    assert p.point_coords.shape == (1, 5, 2) and p.point_labels.tolist() == [[1, 0, -1, -1, -1]]
-    assert not p.point_coords[0, 2:].any()
-    box = backend.reference_prompts(check_prompts(None, None, [[1, 2, 30, 40]], None, grid, frame))
-    assert box.point_labels.tolist() == [[-1] * 4]  # + 2 corners = 6
+    coords, labels, tokens = backend.padded_points(points)  # 2 points + SAM's padding point = 3 real tokens
+    assert tokens == 3 and coords.shape == (1, 6, 2) and labels.tolist() == [[1, 0, -1, -1, -1, -1]]
     mask = np.zeros((1, 1, 4 * TINY_GRID, 4 * TINY_GRID), np.float32)
-    alone = backend.reference_prompts(check_prompts(None, None, None, mask, grid, frame))
-    assert alone.point_labels.tolist() == [[-1] * 5]  # + SAM's padding point = 6
+    _, labels, tokens = backend.padded_points(check_prompts(None, None, None, mask, grid, frame))
+    assert tokens == 0 and labels.tolist() == [[-1] * 6]  # a mask alone: no real token
     assert TFLiteBackend(tiny_params, TINY, "cpu", "float32").graph_points(9) == 16
+
+
+def test_exported_file_equals_the_spec_for_every_number_of_real_tokens(tiny_params, tmp_path) -> None:
+    """``export_tflite --points 6``: the user's K <= 6 tokens then fillers, num_tokens = K."""
+    from samcore_tflite.runtime import open_interpreter
+
+    from samcore.spec import decode_all_tokens
+
+    path = tmp_path / "decoder.tflite"
+    export_tflite(tiny_params, TINY, path, points=6, grid=(TINY_GRID, TINY_GRID))
+    it = open_interpreter(str(path), 1)
+    inputs = {d["name"]: d["index"] for d in it.get_input_details()}
+    outputs = {d["name"]: d["index"] for d in it.get_output_details()}
+    backend = TFLiteBackend(tiny_params, TINY, "cpu", "float32", points=6)  # its host-side padding
+    grid, frame = (TINY_GRID, TINY_GRID), TINY.frame_size((TINY_GRID, TINY_GRID))
+    rng = np.random.default_rng(7)
+    for points, box in [(0, False), (1, False), (3, False), (5, False), (0, True), (2, True), (4, True)]:
+        embedding, *prompt = _case(TINY, TINY_GRID, rng, points, box, True)
+        coords, labels, tokens = backend.padded_points(check_prompts(*prompt, grid, frame))
+        feed = {"image_embedding": embedding, "point_coords": coords, "point_labels": labels.astype(np.int32),
+                "num_tokens": np.array([tokens], np.int32), "mask_input": prompt[3]}
+        for name, value in feed.items():
+            it.set_tensor(inputs[name], value)
+        it.invoke()
+        spec = decode_all_tokens(tiny_params, TINY, embedding, *prompt)
+        for name, want in zip(("low_res_logits", "iou_predictions"), spec, strict=True):
+            got = it.get_tensor(outputs[name])
+            assert np.all(np.abs(got - want) <= FLOAT32_TOLERANCE[name].bound(want)), (points, box, name)
 
 
 def test_too_many_points_is_an_input_error(tiny_params) -> None:
@@ -193,13 +217,13 @@ def test_interpreters_and_files_are_reused(tiny_params) -> None:
     first = TFLiteBackend(tiny_params, TINY, "cpu", "float32", num_threads=1)
     expected = first.decode(embedding, prompts, True)
     interpreter = first.interpreter((TINY_GRID, TINY_GRID), False, 8)
-    exports = cache.export_count
+    exports = TFLiteBackend.exports
     for got, want in zip(first.decode(embedding, prompts, True), expected, strict=True):
         np.testing.assert_array_equal(got, want)
-    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first._interpreters) == 2
+    assert first.interpreter((TINY_GRID, TINY_GRID), False, 8) is interpreter and len(first.model_files()) == 2
     second = TFLiteBackend({k: v.copy() for k, v in tiny_params.items()}, TINY, "cpu", "float32")
     second.decode(embedding, prompts, True)
-    assert cache.export_count == exports  # the same weights: the cached file
+    assert TFLiteBackend.exports == exports  # the same weights: the cached file
 
 
 def test_a_corrupt_cache_file_is_exported_again(tiny_params) -> None:
@@ -221,7 +245,7 @@ def test_registered_with_alias_and_dtypes() -> None:
     availability = TFLiteBackend.availability()
     assert availability.available and availability.devices == ("cpu",) and "ai_edge_litert" in availability.version
     assert TFLiteBackend.dtypes == ("float32", "float16", "int8")
-    assert not TFLiteBackend.capabilities.dynamic_points and TFLiteBackend.capabilities.batched_prompts
+    assert TFLiteBackend.capabilities.batched_prompts
 
 
 def test_importing_the_package_needs_no_runtime() -> None:

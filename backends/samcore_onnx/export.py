@@ -2,14 +2,13 @@
 
 ``export_onnx``: the plain spec (``samcore.spec.decode``) behind the ``samcore`` or
 ``meta`` interface, one self-contained model for drop-in users. ``export_fast_onnx``:
-the fast formulation (``samcore.spec.fast``) as a per-image and a per-prompt model,
+the fast formulation (``samcore.fast``) as a per-image and a per-prompt model,
 what ``OnnxBackend`` runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -19,36 +18,20 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, expected_shapes
+from samcore.config import DecoderConfig, default_grid, expected_shapes
+from samcore.weights import params_sha256
 
 if TYPE_CHECKING:
     import onnx
 
 INTERFACES = ("samcore", "meta")
 #: The modules a graph is made from: any edit to them changes ``exporter_fingerprint``.
-_SOURCES = ("samcore.spec", "samcore_onnx")
+_SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore_onnx")
 
 
 def exporter_fingerprint() -> str:
     """Short sha256 of the spec's and the exporter's source: part of every cache key."""
     return source_fingerprint(*_SOURCES)
-
-
-def params_sha256(params: Mapping[str, np.ndarray], config: DecoderConfig) -> str:
-    """Hex sha256 of the decoder's parameters as float32 (sorted keys, each key, shape and bytes)."""
-    digest = hashlib.sha256()
-    for key in sorted(expected_shapes(config)):
-        array = np.ascontiguousarray(params[key], np.float32)
-        digest.update(f"{key}:{list(array.shape)}\0".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
-
-
-def default_grid(config: DecoderConfig) -> tuple[int, int]:
-    """The embedding grid of the config's input frame (16 pixels a cell), else SAM's 64 x 64."""
-    if config.input_image_size is not None:
-        return (config.input_image_size[0] // 16, config.input_image_size[1] // 16)
-    return (64, 64)
 
 
 def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
@@ -90,7 +73,7 @@ def export_onnx(
     B and N are dynamic. The model passes ``onnx.checker.check_model`` and carries
     metadata (samcore version, weights sha256, interface, grid, ...). Written to ``path`` if given.
     """
-    from samcore_onnx.graphs import meta_graph, samcore_graph
+    from samcore.graph.builders import meta_graph, samcore_graph
 
     if interface not in INTERFACES:
         raise ValueError(f"interface: expected one of {list(INTERFACES)}, got {interface!r}")
@@ -129,11 +112,11 @@ def export_fast_onnx(
     with_mask_input: bool = False,
     multimask_output: bool = True,
 ) -> FastModels:
-    """The fast formulation (``samcore.spec.fast``) for embeddings of ``grid`` (h, w), as two models.
+    """The fast formulation (``samcore.fast``) for embeddings of ``grid`` (h, w), as two models.
 
     ``image_features``: image_embedding [1, C, h, w] float32 -> tokens [1, HW, C],
     t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]
-    (``spec.fast.image_features``),
+    (``samcore.fast.image_features``),
     run once per image.
 
     ``decode``: point_coords [B, N, 2] float32, point_labels [B, N] int64 (labelled
@@ -146,7 +129,7 @@ def export_fast_onnx(
     ``export_onnx``'s metadata (interface ``fast_image`` / ``fast_decode``). Written to
     ``paths`` (image model, decode model) if given.
     """
-    from samcore_onnx.graphs import fast_graphs
+    from samcore.graph.builders import fast_graphs
 
     grid = tuple(grid) if grid is not None else default_grid(config)
     arrays = _checked_params(params, config)
@@ -154,8 +137,8 @@ def export_fast_onnx(
     models = FastModels(
         image.model("samcore_image_features", samcore.__version__), decode.model("samcore_decode", samcore.__version__)
     )
-    models.image_features.doc_string = "SAM decoder's per-image features, traced from samcore.spec.fast"
-    models.decode.doc_string = "SAM prompt encoder + mask decoder on per-image features, traced from samcore.spec.fast"
+    models.image_features.doc_string = "SAM decoder's per-image features, traced from samcore.fast"
+    models.decode.doc_string = "SAM prompt encoder + mask decoder on per-image features, traced from samcore.fast"
     for i, (model, interface) in enumerate(zip(models, ("fast_image", "fast_decode"), strict=True)):
         props = {"samcore.interface": interface}
         if interface == "fast_decode":

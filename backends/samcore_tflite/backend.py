@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Capabilities, Tolerance, decode_in_steps
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.errors import InputError
 from samcore.extras import pip_hint
+from samcore.graph_backend import GraphBackend
 from samcore.inputs import Prompts
-from samcore.spec.prompt_encoder import PADDING_LABEL
+from samcore_tflite.prompts import fill_tokens
 
 #: samcore dtype -> ``export_tflite(quantize=...)``.
 QUANTIZE = {"float32": None, "float16": "fp16", "int8": "int8"}
@@ -23,17 +22,8 @@ QUANTIZE = {"float32": None, "float16": "fp16", "int8": "int8"}
 DEFAULT_POINTS = 8
 
 
-def gathered_tokens(prompts: Prompts) -> int:
-    """K, the sparse tokens SAM makes of the prompts: the points, a padding point when
-    there is no box, the box's two corners."""
-    points = 0 if prompts.point_coords is None else prompts.point_coords.shape[1]
-    if prompts.boxes is not None:
-        return points + 2
-    return points + 1 if points else 0
-
-
 def token_makeup(prompts: Prompts) -> str:
-    """What ``gathered_tokens`` counted, in words: "3 points + a padding point (no box)",
+    """The sparse tokens SAM makes of ``prompts``, in words: "3 points + a padding point (no box)",
     "3 points + 2 box corners", "2 box corners"."""
     points = 0 if prompts.point_coords is None else prompts.point_coords.shape[1]
     parts = [f"{points} point{'s' * (points != 1)}"] if points else []
@@ -44,8 +34,8 @@ def token_makeup(prompts: Prompts) -> str:
     return " + ".join(parts) or "no sparse prompt"
 
 
-class TFLiteBackend(Backend):
-    """The decoder's fast formulation (``samcore.spec.fast``) as .tflite files of builtin
+class TFLiteBackend(GraphBackend):
+    """The decoder's fast formulation (``samcore.fast``) as .tflite files of builtin
     operators (``samcore_tflite.export.fast_tflite_models``), cached on disk per weights hash,
     run by ``ai_edge_litert``'s Interpreter (XNNPACK on the CPU): per grid, one per-image file
     (embedding -> ``ImageFeatures``' per-image fields), run once by ``set_image``, and
@@ -53,22 +43,21 @@ class TFLiteBackend(Backend):
     that take those features, or with mask input the embedding itself, and compute only the
     returned masks. An embedding other than ``set_image``'s gets its features on the fly.
 
-    The graphs take one prompt of N tokens: prompts are gathered on the host, padded with
-    points (0, 0) labelled -1 to N and decoded one at a time. ``points`` fixes N (prompts
-    with more tokens raise ``InputError``); None (the default) picks the smallest of 8, 16,
-    32, ... that holds each call's prompts. ``num_threads``: the interpreter's threads (None:
-    one per CPU). Both are constructor keywords, defaulting to these class attributes.
+    The graphs take one prompt of N tokens and num_tokens, the K real ones: prompts are
+    gathered on the host, filled up to N (``padded_points``) and decoded one at a time;
+    the graph never attends to the fillers: it computes the spec on the K tokens alone.
+    ``points`` fixes N (prompts with more tokens raise ``InputError``); None (the default)
+    picks the smallest of 8, 16, 32, ... that holds each call's prompts. ``num_threads``:
+    the interpreter's threads (None: one per CPU). Both are constructor keywords, defaulting to these class attributes.
 
-    Thread safety: a TFLite Interpreter is not thread-safe, so one lock per backend
-    serialises its runs (and interpreter creation); decode in parallel with one Decoder
+    Thread safety: a TFLite Interpreter is not thread-safe, so the backend's lock
+    (``GraphBackend.lock``) serialises its runs (and interpreter creation); decode in parallel with one Decoder
     per thread (the exported files are shared through the cache).
     """
 
     name = "tflite"
     aliases = ("litert",)
-    device_kinds = ("cpu",)
     dtypes = tuple(QUANTIZE)
-    capabilities = Capabilities(mask_input=True, dynamic_points=False, batched_prompts=True)
     #: Measured by benchmarks/quantization_accuracy.py (docs/deployment.md) over 116 masks on the
     #: ViT-B preset and 293 on "tiny", conformance prompts, seeded random weights. float16: max
     #: |logit - spec| 0.006, max |IoU - spec| 0.001 (float16 weights, float32 arithmetic): about
@@ -108,20 +97,10 @@ class TFLiteBackend(Backend):
         points: int | None = None,
         num_threads: int | None = None,
     ) -> None:
-        from samcore_onnx.export import params_sha256
-
         super().__init__(params, config, device, dtype)
-        if dtype not in QUANTIZE:
-            raise ValueError(f"dtype: expected one of {list(QUANTIZE)}, got {dtype!r}")
         self.points = points if points is not None else type(self).points
         self.num_threads = num_threads if num_threads is not None else type(self).num_threads
         self.quantize = QUANTIZE[dtype]
-        self.weights_sha256 = params_sha256(params, config)
-        self._interpreters: dict[tuple, Any] = {}
-        self._paths: dict[tuple, Path] = {}
-        self._lock = threading.Lock()
-        self._image: tuple[np.ndarray, dict[str, np.ndarray]] | None = None  # set_image's embedding, features
-        self.image_runs = 0  # runs of the per-image interpreter (tests count them)
 
     # --- prompts -----------------------------------------------------------------------------------
 
@@ -142,24 +121,11 @@ class TFLiteBackend(Backend):
             size *= 2
         return size
 
-    def reference_prompts(self, prompts: Prompts) -> Prompts:
-        """``prompts`` with N - K padding points (0, 0) labelled -1 appended to the points, so
-        that SAM's gathering gives the N tokens the graph decodes (K: ``gathered_tokens``)."""
-        tokens = gathered_tokens(prompts)
-        pad = self.graph_points(tokens, token_makeup(prompts)) - tokens
-        mask_only = prompts.point_coords is None and prompts.boxes is None
-        if mask_only:
-            pad -= 1  # given points (even none), SAM's gathering adds one padding point itself
-        elif pad == 0:
-            return prompts
-        batch = prompts.batch
-        coords = [np.zeros((batch, pad, 2), np.float32)]
-        labels = [np.full((batch, pad), PADDING_LABEL, np.int64)]
-        if prompts.point_coords is not None:
-            coords.insert(0, prompts.point_coords)
-            labels.insert(0, prompts.point_labels)
-        return dataclasses.replace(prompts, point_coords=np.concatenate(coords, 1),
-                                   point_labels=np.concatenate(labels, 1))
+    def padded_points(self, prompts: Prompts) -> tuple[np.ndarray, np.ndarray, int]:
+        """SAM's labelled points filled up to the graph that holds them (``graph_points``,
+        ``fill_tokens``): (coords [B, N, 2], labels [B, N] int32, K real tokens)."""
+        coords, labels = prompts.labelled_points()
+        return fill_tokens(coords, labels, self.graph_points(coords.shape[1], token_makeup(prompts)))
 
     # --- interpreters ------------------------------------------------------------------------------
 
@@ -167,100 +133,81 @@ class TFLiteBackend(Backend):
         self, grid: tuple[int, int], with_mask_input: bool, points: int, multimask_output: bool = True
     ) -> Any:
         """The per-prompt interpreter for a grid, mask input or not, N tokens and multimask
-        setting: created once, from the cached file (exported on a miss, or when the cached
-        file does not load or match). Callers hold ``self._lock`` while they use it."""
-        return self._interpreter((tuple(grid), with_mask_input, points, multimask_output))
+        setting, created once. Callers hold ``self.lock`` while they use it."""
+        return self.handle((tuple(grid), with_mask_input, points, multimask_output))
 
     def image_interpreter(self, grid: tuple[int, int]) -> Any:
         """The per-image interpreter for a grid: embedding [1, C, h, w] -> features."""
-        return self._interpreter((tuple(grid), None, None, None))
+        return self.handle((tuple(grid), None, None, None))
 
-    def _interpreter(self, key: tuple) -> Any:
-        if key not in self._interpreters:
-            self._paths[key], self._interpreters[key] = self._open(*key)
-        return self._interpreters[key]
+    @staticmethod
+    def _options(key: tuple) -> tuple[tuple[int, int], dict[str, Any], int]:
+        """(grid, export options, which file) of a key; mask setting None: the per-image file,
+        the same in every export: made with the commonest options."""
+        grid, with_mask_input, points, multimask_output = key
+        if with_mask_input is None:
+            return grid, {"points": DEFAULT_POINTS, "with_mask_input": False, "multimask_output": True}, 0
+        return grid, {"points": points, "with_mask_input": with_mask_input, "multimask_output": multimask_output}, 1
 
-    def model_files(self) -> dict[tuple, Path]:
-        """(grid, mask input, points, multimask) -> the .tflite file of each interpreter opened
-        so far; (grid, None, None, None) for the per-image file."""
-        return dict(self._paths)
+    def files(self, key: tuple) -> tuple[tuple[Path, ...], int]:
+        """The fast formulation's two cache files (per image, per prompt) for the key."""
+        from samcore_tflite.cache import fast_cache_paths
 
-    def _open(
-        self, grid: tuple[int, int], with_mask_input: bool | None, points: int | None, multimask_output: bool | None
-    ) -> tuple[Path, Any]:
-        from samcore_tflite.cache import export_fast_to_cache, fast_cache_paths
-        from samcore_tflite.runtime import open_interpreter
+        grid, options, which = self._options(key)
+        return fast_cache_paths(self.weights_sha256, grid, quantize=self.quantize, **options), which
 
-        if with_mask_input is None:  # the per-image file, the same in every export: made with the commonest
-            options, which = {"points": DEFAULT_POINTS, "with_mask_input": False, "multimask_output": True}, 0
-        else:
-            options = {"points": points, "with_mask_input": with_mask_input, "multimask_output": multimask_output}
-            which = 1
-        path = fast_cache_paths(self.weights_sha256, grid, quantize=self.quantize, **options)[which]
-        if path.exists() and self._matches(path):
-            try:
-                return path, open_interpreter(str(path), self.num_threads)
-            except Exception:  # a truncated or foreign file: export again
-                pass
-        path = export_fast_to_cache(self.params, self.config, self.weights_sha256, grid, quantize=self.quantize,
-                                    **options)[which]
-        return path, open_interpreter(str(path), self.num_threads)
+    def export(self, key: tuple) -> tuple[bytes, ...]:
+        """``fast_tflite_models`` for the key's grid and options."""
+        from samcore_tflite.export import fast_tflite_models
 
-    def _matches(self, path: Path) -> bool:
+        grid, options, _ = self._options(key)
+        return fast_tflite_models(self.params, self.config, quantize=self.quantize, grid=grid, **options)
+
+    def load(self, path: Path) -> tuple[Any, str | None]:
+        """An allocated interpreter (``num_threads``), and the weights hash the file records."""
         import json
 
         from samcore_tflite.export import METADATA_NAME
+        from samcore_tflite.runtime import open_interpreter
         from samcore_tflite.writer import tflite_metadata
 
-        try:
-            meta = json.loads(tflite_metadata(path)[METADATA_NAME])
-        except Exception:
-            return False
-        return meta.get("samcore.weights_sha256") == self.weights_sha256
+        weights = json.loads(tflite_metadata(path)[METADATA_NAME]).get("samcore.weights_sha256")
+        return open_interpreter(str(path), self.num_threads), weights
 
     # --- decoding ----------------------------------------------------------------------------------
 
-    def set_image(self, image_embedding: np.ndarray) -> None:
-        """Run the per-image interpreter once for the following ``decode`` calls on this very array."""
-        self._image = (image_embedding, self._features(image_embedding))
-
-    def _features(self, image_embedding: np.ndarray) -> dict[str, np.ndarray]:
+    def run_image(self, image_embedding: np.ndarray) -> dict[str, np.ndarray]:
         """The per-image interpreter's outputs for an embedding [1, C, h, w], by name."""
-        with self._lock:
+        with self.lock:
             it = self.image_interpreter((image_embedding.shape[-2], image_embedding.shape[-1]))
             (embedding,) = it.get_input_details()
             it.set_tensor(embedding["index"], np.ascontiguousarray(image_embedding, np.float32))
             it.invoke()
-            self.image_runs += 1
             return {d["name"]: it.get_tensor(d["index"]) for d in it.get_output_details()}
 
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Pad and gather on the host, then run each prompt through the per-prompt interpreter
-        (on ``set_image``'s features, or the embedding itself with mask input)."""
-        p = self.reference_prompts(prompts)
-        coords, labels = p.labelled_points()  # N tokens: the padding makes them never empty
+        """Gather and pad with fillers on the host, then run each prompt through the per-prompt
+        interpreter (on ``set_image``'s features, or the embedding itself with mask input)."""
+        coords, labels, tokens = self.padded_points(prompts)
+        mask_input = prompts.mask_input
         grid = (image_embedding.shape[-2], image_embedding.shape[-1])
-        if p.mask_input is not None:
-            image = {"image_embedding": np.ascontiguousarray(image_embedding, np.float32)}
-        elif self._image is not None and self._image[0] is image_embedding:
-            image = self._image[1]
-        else:
-            image = self._features(image_embedding)
-        with self._lock:
-            it = self.interpreter(grid, p.mask_input is not None, coords.shape[1], multimask_output)
+        image = self.image_inputs(image_embedding, mask_input is not None)
+        with self.lock:
+            it = self.interpreter(grid, mask_input is not None, coords.shape[1], multimask_output)
             inputs = {d["name"]: d["index"] for d in it.get_input_details()}
             results = {d["name"]: d["index"] for d in it.get_output_details()}
             for name, value in image.items():
                 it.set_tensor(inputs[name], value)
+            it.set_tensor(inputs["num_tokens"], np.array([tokens], np.int32))
 
             def invoke(part: slice) -> tuple[np.ndarray, np.ndarray]:
                 it.set_tensor(inputs["point_coords"], np.ascontiguousarray(coords[part], np.float32))
-                it.set_tensor(inputs["point_labels"], labels[part].astype(np.int32))
-                if p.mask_input is not None:
-                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(p.mask_input[part], np.float32))
+                it.set_tensor(inputs["point_labels"], labels[part])
+                if mask_input is not None:
+                    it.set_tensor(inputs["mask_input"], np.ascontiguousarray(mask_input[part], np.float32))
                 it.invoke()
                 return it.get_tensor(results["low_res_logits"]), it.get_tensor(results["iou_predictions"])
 
-            return decode_in_steps(p.batch, 1, invoke)
+            return decode_in_steps(prompts.batch, 1, invoke)

@@ -6,18 +6,11 @@ multimask setting), samcore's version and the exporter fingerprint.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-
 import samcore
-from samcore.cache import cache_dir, write_atomic
-from samcore.config import DecoderConfig
-from samcore_tflite.export import exporter_fingerprint, fast_tflite_models
-
-#: Exports this process has run (tests read it to prove a cache hit).
-export_count = 0
+from samcore.cache import cache_dir
+from samcore_tflite.export import exporter_fingerprint
 
 
 def fast_cache_paths(
@@ -39,26 +32,3 @@ def fast_cache_paths(
         cache_dir("tflite") / f"fast-image-{weights_sha256}-{size}-{common}",
         cache_dir("tflite") / f"fast-prompt-{weights_sha256}-{size}-{points}pts-{mask}-{multi}-{common}",
     )
-
-
-def export_fast_to_cache(
-    params: Mapping[str, np.ndarray],
-    config: DecoderConfig,
-    weights_sha256: str,
-    grid: tuple[int, int],
-    *,
-    points: int,
-    quantize: str | None,
-    with_mask_input: bool,
-    multimask_output: bool,
-) -> tuple[Path, Path]:
-    """Export the fast formulation's two files into the cache (overwriting); their paths."""
-    global export_count
-    paths = fast_cache_paths(weights_sha256, grid, points=points, quantize=quantize,
-                             with_mask_input=with_mask_input, multimask_output=multimask_output)
-    models = fast_tflite_models(params, config, points=points, quantize=quantize, grid=grid,
-                                with_mask_input=with_mask_input, multimask_output=multimask_output)
-    for path, data in zip(paths, models, strict=True):
-        write_atomic(path, data)
-    export_count += 1
-    return paths

@@ -1,10 +1,11 @@
-"""``export_tflite``: the spec traced with static shapes, lowered to TFLite builtins, written as a flatbuffer.
+"""``export_tflite``: the fast formulation traced with static shapes, lowered to TFLite builtins,
+written as a flatbuffer.
 
-Pipeline: ``trace.static_graph`` (samcore_onnx's tracer, B = 1, N = ``points``) ->
-``lower.lower`` (ONNX nodes -> builtins, constants folded) -> ``rewrite.optimize``
-(GELU, bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
+Pipeline: ``trace.static_graph`` (``samcore.graph``'s tracer with the portable emitters,
+B = 1, N = ``points``) -> ``lower.lower`` (ONNX nodes -> builtins, constants folded) ->
+``rewrite.optimize`` (bias and ReLU fusion, transposes cancelled) -> ``quantize.quantize`` ->
 ``writer.serialize``. ``fast_tflite_models`` runs the same pipeline on
-``trace.static_fast_graphs`` (``samcore.spec.fast``: a per-image and a per-prompt
+``trace.static_fast_graphs`` (``samcore.fast``: a per-image and a per-prompt
 file, what ``TFLiteBackend`` runs). Needs onnx (tracing, shape inference) and ai-edge-litert (the
 schema module) with flatbuffers; never TensorFlow or torch.
 """
@@ -21,11 +22,12 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, expected_shapes
+from samcore.config import DecoderConfig, default_grid, expected_shapes
+from samcore.weights import params_sha256
 from samcore_tflite.ir import Graph
 
 #: The modules a .tflite file is made from: any edit to them changes ``exporter_fingerprint``.
-_SOURCES = ("samcore.spec", "samcore_onnx", "samcore_tflite")
+_SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore_tflite")
 METADATA_NAME = "samcore"
 
 
@@ -80,7 +82,7 @@ def build_fast_graphs(
     multimask_output: bool,
     quantize: str | None = None,
 ) -> tuple[Graph, Graph]:
-    """The fast formulation (``samcore.spec.fast``) as (per-image, per-prompt) ``ir.Graph``s
+    """The fast formulation (``samcore.fast``) as (per-image, per-prompt) ``ir.Graph``s
     of TFLite builtins (see ``fast_tflite_models`` for the I/O)."""
     from samcore_tflite.lower import lower
     from samcore_tflite.quantize import quantize as apply_quantization
@@ -107,14 +109,12 @@ def fast_tflite_models(
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
     i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4] (the same for every points / mask / multimask setting).
-    Per prompt (B = 1, N = ``points`` gathered tokens as ``export_tflite``): point_coords
-    [1, N, 2] float32, point_labels [1, N] int32, then without ``with_mask_input`` the
+    Per prompt (B = 1, N = ``points`` tokens as ``export_tflite``): point_coords
+    [1, N, 2] float32, point_labels [1, N] int32, num_tokens [1] int32, then without ``with_mask_input`` the
     per-image outputs (same names), with it image_embedding and mask_input [1, 1, 4h, 4w]
     -> low_res_logits [1, M, 4h, 4w], iou_predictions [1, M]: the returned masks only
     (M = T-1 with ``multimask_output``, else 1).
     """
-    from samcore_onnx.export import default_grid, params_sha256
-
     from samcore_tflite.writer import serialize
 
     grid = tuple(grid) if grid is not None else default_grid(config)
@@ -133,9 +133,9 @@ def fast_tflite_models(
                    "samcore.mask_input": with_mask_input, "samcore.multimask_output": multimask_output}
     weights = quantize or "float32"
     return (
-        serialize(image, f"SAM decoder per-image features (samcore.spec.fast), grid {grid[0]}x{grid[1]}, "
+        serialize(image, f"SAM decoder per-image features (samcore.fast), grid {grid[0]}x{grid[1]}, "
                          f"weights {weights}", {METADATA_NAME: json.dumps(image_meta).encode()}),
-        serialize(prompt, f"SAM decoder per-prompt graph (samcore.spec.fast): {points} points, grid "
+        serialize(prompt, f"SAM decoder per-prompt graph (samcore.fast): {points} points, grid "
                           f"{grid[0]}x{grid[1]}, {'with' if with_mask_input else 'without'} mask input, "
                           f"{'multimask' if multimask_output else 'single mask'}, weights {weights}",
                   {METADATA_NAME: json.dumps(prompt_meta).encode()}),
@@ -152,8 +152,6 @@ def tflite_model(
     with_mask_input: bool = True,
 ) -> bytes:
     """The .tflite flatbuffer's bytes (arguments as ``export_tflite``)."""
-    from samcore_onnx.export import default_grid, params_sha256
-
     from samcore_tflite.writer import serialize
 
     grid = tuple(grid) if grid is not None else default_grid(config)
@@ -187,12 +185,14 @@ def export_tflite(
     """Write the decoder for embeddings of ``grid`` (h, w) as a .tflite file of builtin operators
     only; returns the sorted builtin names it uses.
 
-    Inputs (B = 1 prompt, N = ``points`` tokens, already gathered: the given points, SAM's
-    padding point when there is no box, box corners labelled 2 and 3, then padding
-    points (0, 0) labelled -1 up to N): image_embedding [1, C, h, w] float32,
-    point_coords [1, N, 2] float32 (x, y pixels of the input frame), point_labels [1, N]
-    int32, and with ``with_mask_input`` mask_input [1, 1, 4h, 4w] float32. Outputs:
-    low_res_logits [1, T, 4h, 4w] and iou_predictions [1, T] float32 for all T mask tokens.
+    Inputs (B = 1 prompt, N = ``points`` tokens: first the K real ones, already gathered
+    (the given points, SAM's padding point when there is no box, box corners labelled 2
+    and 3), then N - K fillers of any value, e.g. (0, 0) labelled -1): image_embedding
+    [1, C, h, w] float32, point_coords [1, N, 2] float32 (x, y pixels of the input frame),
+    point_labels [1, N] int32, num_tokens [1] int32 (K; the fillers are never attended to,
+    so the file computes the spec on the K tokens alone), and with ``with_mask_input``
+    mask_input [1, 1, 4h, 4w] float32. Outputs: low_res_logits [1, T, 4h, 4w] and
+    iou_predictions [1, T] float32 for all T mask tokens.
 
     ``quantize``: None (float32), "fp16" (float16 weights widened by DEQUANTIZE) or "int8"
     (dynamic range: int8 per-channel weights of FULLY_CONNECTED and CONV_2D, float

@@ -1,14 +1,12 @@
-"""Lower the static, constant-folded ONNX graph (``trace.py``) to TFLite builtin operators.
+"""Lower the static, constant-folded ONNX graph (``trace.py``, portable nodes) to TFLite builtins.
 
 One ONNX node becomes one or a few builtins; the graph stays in the spec's NCHW layout
 and convolutions transpose to and from NHWC around themselves (``rewrite.py`` then
-cancels the transposes that meet). Erf is lowered to a placeholder that the GELU fusion
-must consume: TFLite has no ERF builtin.
+cancels the transposes that meet).
 
-- MatMul with a constant right side -> FULLY_CONNECTED (PyTorch's [out, in] weight);
-  with a constant left row of 1/C (the channel mean of LayerNorm2d) -> MEAN; else BATCH_MATMUL.
+- MatMul with a constant right side -> FULLY_CONNECTED (PyTorch's [out, in] weight); else BATCH_MATMUL.
+- Gelu -> GELU; ReduceMean / ReduceMax / ReduceSum -> MEAN / REDUCE_MAX / SUM.
 - Conv (stride = kernel, SAM's only kind) -> CONV_2D in NHWC.
-- ConvTranspose (stride = kernel k) -> FULLY_CONNECTED to k*k*Cout channels, DEPTH_TO_SPACE.
 - LayerNormalization -> MEAN, SUB, MUL, MEAN, ADD, RSQRT, MUL, MUL, ADD.
 """
 
@@ -24,8 +22,8 @@ from samcore_tflite.ir import NONE, Graph
 
 NCHW_TO_NHWC, NHWC_TO_NCHW = (0, 2, 3, 1), (0, 3, 1, 2)
 _ELEMENTWISE = {"Add": "ADD", "Sub": "SUB", "Mul": "MUL", "Div": "DIV"}
-_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Erf": "ERF", "Not": "LOGICAL_NOT", "Exp": "EXP"}
-_REDUCE = {"ReduceMax": "REDUCE_MAX", "ReduceSum": "SUM"}
+_UNARY = {"Sin": "SIN", "Cos": "COS", "Sqrt": "SQRT", "Relu": "RELU", "Not": "LOGICAL_NOT", "Exp": "EXP"}
+_REDUCE = {"ReduceMax": "REDUCE_MAX", "ReduceSum": "SUM", "ReduceMean": "MEAN"}
 
 
 class Lowering:
@@ -155,15 +153,10 @@ def _unary(lw: Lowering, node: Any, attrs: dict) -> None:
 
 def _matmul(lw: Lowering, node: Any, attrs: dict) -> None:
     a, b = node.input
-    a_const, b_const = lw.constant(a), lw.constant(b)
-    a_shape = lw.info[a][0]
-    if b_const is not None and b_const.ndim == 2 and len(a_shape) >= 2:
+    b_const = lw.constant(b)
+    if b_const is not None and b_const.ndim == 2 and len(lw.info[a][0]) >= 2:
         weight = np.ascontiguousarray(b_const.T)
         lw.emit(node, "FULLY_CONNECTED", [lw.tensor(a), lw.g.const(weight), NONE], keepNumDims=True)
-    elif a_const is not None and a_const.ndim == 2 and a_const.shape[0] == 1 \
-            and np.all(a_const == np.float32(1 / a_const.shape[1])) and len(lw.info[b][0]) >= 2:
-        axis = np.array([len(lw.info[b][0]) - 2], np.int32)
-        lw.emit(node, "MEAN", [lw.tensor(b), lw.g.const(axis)], keepDims=True)
     else:
         lw.emit(node, "BATCH_MATMUL", [lw.tensor(a), lw.tensor(b)])
 
@@ -176,7 +169,7 @@ def _softmax(lw: Lowering, node: Any, attrs: dict) -> None:
 
 
 def _reduce(lw: Lowering, node: Any, attrs: dict) -> None:
-    """REDUCE_MAX / SUM over constant axes (an input, or the attribute before opset 18)."""
+    """REDUCE_MAX / SUM / MEAN over constant axes (an input, or the attribute before opset 18)."""
     rank = len(lw.info[node.input[0]][0])
     axes = lw.constant(node.input[1]) if len(node.input) > 1 else attrs["axes"]
     axes = np.array([a % rank for a in np.ravel(axes)], np.int32)
@@ -221,23 +214,6 @@ def _conv(lw: Lowering, node: Any, attrs: dict) -> None:
     b, cout, h, w = lw.out(node)[0]
     y = lw.g.op("CONV_2D", [x, filt, lw.tensor(node.input[2])], (b, h, w, cout), padding="VALID", strideW=k,
                 strideH=k)
-    lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(NHWC_TO_NCHW, np.int32))])
-
-
-def _conv_transpose(lw: Lowering, node: Any, attrs: dict) -> None:
-    """NCHW ConvTranspose (stride = kernel k) -> TRANSPOSE, FULLY_CONNECTED to k*k*Cout
-    channels ordered (i, j, c), DEPTH_TO_SPACE(k), TRANSPOSE: pixel (y, x) writes the block
-    (y*k + i, x*k + j) channel c with sum_cin x[cin] * W[cin, c, i, j] + bias[c]."""
-    weight = lw.constant(node.input[1])  # [Cin, Cout, k, k]
-    cin, cout, k, _ = weight.shape
-    _stride_is_kernel(attrs, k)
-    bias = lw.constant(node.input[2]) if len(node.input) > 2 and node.input[2] else np.zeros(cout, np.float32)
-    x = lw.transpose(lw.tensor(node.input[0]), NCHW_TO_NHWC)
-    b, h, w, _ = lw.g.shape(x)
-    fc_weight = np.ascontiguousarray(weight.transpose(2, 3, 1, 0).reshape(k * k * cout, cin))
-    fc = lw.g.op("FULLY_CONNECTED", [x, lw.g.const(fc_weight), lw.g.const(np.tile(bias, k * k))],
-                 (b, h, w, k * k * cout), keepNumDims=True)
-    y = lw.g.op("DEPTH_TO_SPACE", [fc], (b, h * k, w * k, cout), blockSize=k)
     lw.emit(node, "TRANSPOSE", [y, lw.g.const(np.array(NHWC_TO_NCHW, np.int32))])
 
 
@@ -299,7 +275,6 @@ _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     "Softmax": _softmax,
     "LayerNormalization": _layer_norm,
     "Conv": _conv,
-    "ConvTranspose": _conv_transpose,
     "Reshape": _reshape,
     "Squeeze": _reshape,
     "Unsqueeze": _reshape,
@@ -309,8 +284,9 @@ _LOWER: dict[str, Callable[[Lowering, Any, dict], None]] = {
     "Expand": _expand,
     "Cast": _cast,
     "Equal": lambda lw, node, attrs: lw.emit(node, "EQUAL", [lw.tensor(n) for n in node.input]),
+    "Less": lambda lw, node, attrs: lw.emit(node, "LESS", [lw.tensor(n) for n in node.input]),
     "Gelu": lambda lw, node, attrs: lw.emit(node, "GELU", [lw.tensor(node.input[0])],
-                                            approximate=attrs.get("approximate", b"none") in (b"tanh", "tanh")),
+                                            approximate=attrs.get("approximate", "none") in (b"tanh", "tanh")),
     "Identity": _identity,
 }
 

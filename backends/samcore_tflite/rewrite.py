@@ -1,4 +1,4 @@
-"""Peephole passes over an ``ir.Graph``: fusions into builtins, transpose cancelling, pruning.
+"""Peephole passes over an ``ir.Graph``: bias/ReLU fusion, NOT_EQUAL, transpose cancelling, pruning.
 
 Every pass keeps what the graph computes (up to float rounding) and the execution order
 valid. ``optimize`` runs them all; afterwards the graph holds TFLite builtins only.
@@ -6,7 +6,6 @@ valid. ``optimize`` runs them all; afterwards the graph holds TFLite builtins on
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
@@ -15,69 +14,7 @@ from samcore_tflite.ir import NONE, Graph, Op
 
 #: Elementwise operators with one tensor input: a transpose commutes with them.
 UNARY = ("GELU", "RELU", "SIN", "COS", "SQRT", "RSQRT", "LOGICAL_NOT", "CAST")
-_ARITHMETIC = ("ADD", "SUB", "MUL", "DIV")
 _LAYOUT = ("TRANSPOSE", "RESHAPE")
-_GELU_SAMPLES = np.linspace(-6, 6, 97)
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    return np.vectorize(math.erf)(x)
-
-
-def _evaluate(
-    g: Graph, producers: dict[str, Op], name: str, x: str, seen: set[int], depth: int = 0
-) -> np.ndarray | None:
-    """The value of ``name`` as a function of ``x`` at ``_GELU_SAMPLES``, through scalar
-    constants, ERF and arithmetic only (None otherwise); the operators used go in ``seen``."""
-    if name == x:
-        return _GELU_SAMPLES
-    if g.is_const(name):
-        data = g.data(name)
-        return data.astype(np.float64).reshape(()) if data.size == 1 else None
-    op = producers.get(name)
-    if op is None or depth > 8 or op.code not in (*_ARITHMETIC, "ERF"):
-        return None
-    args = [_evaluate(g, producers, n, x, seen, depth + 1) for n in op.inputs]
-    if any(a is None for a in args):
-        return None
-    seen.add(id(op))
-    if op.code == "ERF":
-        return _erf(args[0])
-    return {"ADD": np.add, "SUB": np.subtract, "MUL": np.multiply, "DIV": np.divide}[op.code](*args)
-
-
-def fuse_gelu(g: Graph) -> None:
-    """The exact-GELU subgraph around each ERF (any arrangement of x * (1 + erf(x / sqrt 2)) / 2
-    through scalar constants) -> GELU(approximate=False)."""
-    for erf in [op for op in g.ops if op.code == "ERF"]:
-        producers, consumers = g.producers(), g.consumers()
-        pre = producers.get(erf.inputs[0])
-        if pre is None or pre.code not in ("MUL", "DIV"):
-            continue
-        x = next((n for n in pre.inputs if not g.is_const(n)), None)
-        cur, want = erf.outputs[0], _GELU_SAMPLES * (1 + _erf(_GELU_SAMPLES / math.sqrt(2))) / 2
-        for _ in range(4):
-            users = consumers.get(cur, [])
-            if len(users) != 1 or cur in g.outputs or users[0].code not in _ARITHMETIC:
-                break
-            cur = users[0].outputs[0]
-            seen: set[int] = set()
-            value = _evaluate(g, producers, cur, x, seen)
-            if value is None or not np.allclose(value, want, rtol=1e-6, atol=1e-6):
-                continue
-            chain = [op for op in g.ops if id(op) in seen]
-            internal = {n for op in chain for n in op.outputs} - {cur}
-            if any(user not in chain for n in internal for user in consumers.get(n, [])) or internal & set(g.outputs):
-                break
-            last = g.ops.index(producers[cur])
-            g.ops[last] = Op("GELU", [x], [cur], {"approximate": False})
-            g.ops = [op for op in g.ops if id(op) not in seen or op.outputs == [cur]]
-            break
-    left = [op for op in g.ops if op.code == "ERF"]
-    if left:
-        raise NotImplementedError(f"Erf outside an exact GELU pattern ({left[0].inputs}): TFLite has no ERF builtin")
-
-
 def fuse_not_equal(g: Graph) -> None:
     """LOGICAL_NOT(EQUAL(a, b)) -> NOT_EQUAL(a, b) when nothing else reads the EQUAL."""
     producers, consumers = g.producers(), g.consumers()
@@ -245,7 +182,7 @@ def _swap_with_transpose(g: Graph, transpose: Op, unary: Op) -> None:
     g.ops[j] = Op("TRANSPOSE", [inner, transpose.inputs[1]], list(unary.outputs))
 
 
-PASSES: tuple[Callable[[Graph], None], ...] = (fuse_gelu, fuse_not_equal, fuse_fully_connected, simplify_layout)
+PASSES: tuple[Callable[[Graph], None], ...] = (fuse_not_equal, fuse_fully_connected, simplify_layout)
 
 
 def optimize(g: Graph) -> Graph:

@@ -1,4 +1,5 @@
-"""The spec traced with static shapes (one prompt, a fixed number of points) by samcore_onnx's tracer.
+"""The fast formulation traced with static shapes (one prompt, a fixed number of points) by
+``samcore.graph`` with the portable emitter set.
 
 The result is an ONNX model whose every value has a static shape (ONNX shape inference
 fills them in) and whose constant subgraphs are folded, ready to lower op by op.
@@ -12,45 +13,33 @@ from typing import Any
 import numpy as np
 
 from samcore.config import DecoderConfig
+from samcore.graph.emitters import PORTABLE
+from samcore.graph.emitters.portable import OPSET as PORTABLE_OPSET
 
 F32 = np.float32
-#: ONNX opset of the traced graph (LayerNormalization needs 17).
-OPSET = 17
+#: ONNX opset of the traced graph: the portable emitters' (Gelu needs 20).
+OPSET = PORTABLE_OPSET
 
 
 def static_graph(
     params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], points: int, with_mask_input: bool
 ) -> Any:
-    """``samcore_onnx.graphs.samcore_graph`` for B = 1 and N = ``points``, labels int32.
+    """``samcore.graph.builders.fast_single_graph`` (the fast formulation, every mask token) for
+    B = 1 and N = ``points``, labels int32, every shape static.
 
     Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,
-    point_labels [1, N] int32, and with ``with_mask_input`` mask_input [1, 1, 4h, 4w]
-    float32. Outputs: low_res_logits [1, T, 4h, 4w], iou_predictions [1, T].
-    Returns the ``onnx.ModelProto`` with shapes inferred.
+    point_labels [1, N] int32, num_tokens [1] int32 (the real tokens; the rest are fillers),
+    and with ``with_mask_input`` mask_input [1, 1, 4h, 4w] float32. Outputs: low_res_logits
+    [1, T, 4h, 4w], iou_predictions [1, T]. Returns the ``onnx.ModelProto`` with shapes inferred.
     """
     import onnx
-    import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
-    from samcore_onnx.tracer import Graph
 
-    from samcore.spec.mask_decoder import predict_masks
-    from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
+    from samcore.graph.builders import fast_single_graph
 
-    g = Graph(OPSET)
-    h, w = grid
-    embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
-    coords = g.input("point_coords", F32, (1, points, 2))
-    labels = g.input("point_labels", np.int32, (1, points))
-    sparse = embed_points(params, coords, labels, config.frame_size(grid))
-    if with_mask_input:
-        dense = embed_mask(params, g.input("mask_input", F32, (1, 1, 4 * h, 4 * w)))
-    else:
-        dense = no_mask_embedding(params, 1, grid)
-    image_pe = dense_positional_encoding(params, grid)  # NumPy: a constant of the graph
-    masks, iou = predict_masks(params, embedding, image_pe, sparse, dense, config.depth, config.num_heads)
-    g.output(masks, "low_res_logits")
-    g.output(iou, "iou_predictions")
-    model = g.model("samcore_decoder_static", "")
-    return onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    g = fast_single_graph(params, config, grid, OPSET, points, with_mask_input, emitters=PORTABLE)
+    model = onnx.shape_inference.infer_shapes(g.model("samcore_decoder_static", ""), check_type=True,
+                                              strict_mode=True)
+    return _static_shapes(model)
 
 
 def shapes_and_types(model: Any) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
@@ -95,8 +84,8 @@ def static_fast_graphs(
     with_mask_input: bool,
     multimask_output: bool,
 ) -> tuple[Any, Any]:
-    """``samcore.spec.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
-    labels int32, every shape static (``samcore_onnx.graphs.fast_graphs`` with static shapes).
+    """``samcore.fast`` as (per-image model, per-prompt model), B = 1, N = ``points``,
+    labels int32, every shape static (``samcore.graph.builders.fast_graphs`` with static shapes).
 
     Per image: image_embedding [1, C, h, w] -> tokens [1, HW, C], t2i_keys, t2i_values,
     i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4]. Per prompt: point_coords [1, N, 2] float32,
@@ -106,9 +95,10 @@ def static_fast_graphs(
     Returns the two ``onnx.ModelProto`` with shapes inferred.
     """
     import onnx
-    from samcore_onnx.graphs import fast_graphs
 
-    image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output,
+    from samcore.graph.builders import fast_graphs
+
+    image, prompt = fast_graphs(params, config, grid, OPSET, with_mask_input, multimask_output, emitters=PORTABLE,
                                 prompt_dims=(1, points), label_dtype=np.int32)
     models = (image.model("samcore_image_static", ""), prompt.model("samcore_prompt_static", ""))
     return tuple(_static_shapes(onnx.shape_inference.infer_shapes(m, check_type=True, strict_mode=True))

@@ -21,13 +21,13 @@ from samcore_tflite.ir import NONE, Graph, Op
 OPTIONS = {
     "ADD": "AddOptions", "SUB": "SubOptions", "MUL": "MulOptions", "DIV": "DivOptions",
     "FULLY_CONNECTED": "FullyConnectedOptions", "BATCH_MATMUL": "BatchMatMulOptions", "CONV_2D": "Conv2DOptions",
-    "DEPTH_TO_SPACE": "DepthToSpaceOptions", "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions",
+    "SOFTMAX": "SoftmaxOptions", "MEAN": "ReducerOptions",
     "RESHAPE": "ReshapeOptions", "TRANSPOSE": "TransposeOptions", "CONCATENATION": "ConcatenationOptions",
     "GELU": "GeluOptions", "CAST": "CastOptions", "EQUAL": "EqualOptions", "NOT_EQUAL": "NotEqualOptions",
     "SLICE": "SliceOptions", "STRIDED_SLICE": "StridedSliceOptions", "DEQUANTIZE": "DequantizeOptions",
     "LOGICAL_NOT": "LogicalNotOptions", "BROADCAST_TO": "BroadcastToOptions", "COS": "CosOptions",
-    "SQUARED_DIFFERENCE": "SquaredDifferenceOptions", "REDUCE_MAX": "ReducerOptions", "SUM": "ReducerOptions",
-    "EXP": "ExpOptions",
+    "REDUCE_MAX": "ReducerOptions", "SUM": "ReducerOptions",
+    "EXP": "ExpOptions", "LESS": "LessOptions",
 }
 _TYPES = {"float32": "FLOAT32", "float16": "FLOAT16", "int32": "INT32", "int64": "INT64", "int8": "INT8",
           "bool": "BOOL", "uint8": "UINT8"}

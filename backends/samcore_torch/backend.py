@@ -54,14 +54,12 @@ class TorchBackend(Backend):
 
     Every dtype computes in that dtype on every device, with no float32 fallback: torch has
     CPU kernels for all the decoder's ops in float16 and bfloat16. On CPUs without native
-    float16 arithmetic, float16 is correct but slow (ViT-B, one prompt, one thread of a
-    2-core x86 VM: float32 ~110 ms, bfloat16 ~60 ms, float16 ~1.6 s): prefer bfloat16 there.
+    float16 arithmetic, float16 is correct but slow (docs/benchmarks.md): prefer bfloat16 there.
     Inputs are cast at the edge (labels int64); outputs come back as float32 NumPy arrays.
     """
 
     name = "torch"
     aliases = ("pytorch",)
-    device_kinds = ("cuda", "mps", "cpu")
     dtypes = ("float32", "float16", "bfloat16")
     auto_priority = 20
     # float16 / bfloat16 carry 11 / 8 significant bits (float32: 24), so they sit far above

@@ -1,4 +1,4 @@
-"""``samcore export``: graphs traced from the spec (ONNX, TFLite)."""
+"""``samcore export FORMAT``: the decoder as a file, one subcommand per registered exporter."""
 
 from __future__ import annotations
 
@@ -6,48 +6,38 @@ import argparse
 import pathlib
 
 from samcore.cli.arguments import input_file, output_file, positive_int
-from samcore.extras import requires_extra
+from samcore.errors import BackendError, MissingExtraError
+from samcore.registry import exporters
 from samcore.weights import load_decoder_params
 
 
 def _export(args: argparse.Namespace) -> None:
-    """Export graphs traced from the spec; the backends' packages are imported only here."""
+    """Export with the chosen exporter (its package is imported by the registry, not here)."""
+    exporter = exporters()[args.format]
+    if isinstance(exporter, str):
+        raise BackendError(f"export {args.format}: {exporter}")
+    availability = exporter.availability()
+    if not availability.available:
+        raise MissingExtraError(f"export {args.format}: {availability.reason}")
     params, config = load_decoder_params(args.weights)
-    grid = (args.grid, args.grid)
-    with requires_extra(args.format, f"export {args.format}"):  # onnx is imported as the export runs
-        if args.format == "onnx":
-            from samcore_onnx import export_onnx
-
-            model = export_onnx(params, config, args.output, interface=args.interface, grid=grid, opset=args.opset,
-                                return_single_mask=args.single_mask, with_mask_input=not args.no_mask_input)
-            ops = sorted({node.op_type for node in model.graph.node})
-        else:
-            from samcore_tflite import export_tflite
-
-            ops = export_tflite(params, config, args.output, points=args.points, quantize=args.quantize, grid=grid,
-                                with_mask_input=not args.no_mask_input)
+    ops = exporter.export(params, config, args.output, (args.grid, args.grid), not args.no_mask_input, args)
     size = pathlib.Path(args.output).stat().st_size
     print(f"wrote {args.output}: {size / 1e6:.2f} MB, {len(ops)} op types: {', '.join(ops)}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add ``export onnx`` and ``export tflite`` to the subcommands."""
-    p = sub.add_parser("export", help="export the decoder as a graph traced from the spec (ONNX or TFLite)")
+    """Add ``export NAME`` for each registered exporter (``samcore.exporters`` entry points)."""
+    p = sub.add_parser("export", help="export the decoder as a file (a graph traced from the spec)")
     formats = p.add_subparsers(dest="format", required=True)
-    for name, text in (("onnx", "ONNX model for ONNX Runtime"), ("tflite", "TFLite model for LiteRT")):
-        f = formats.add_parser(name, help=text)
+    for name, exporter in sorted(exporters().items()):
+        usable = not isinstance(exporter, str)
+        f = formats.add_parser(name, help=f"a {exporter.suffix} file" if usable else f"unusable: {exporter}")
         f.add_argument("weights", type=input_file(".safetensors"), help="safetensors decoder weights")
-        f.add_argument("-o", "--output", type=output_file(f".{name}"), required=True, help=f"the .{name} file to write")
+        f.add_argument("-o", "--output", type=output_file(exporter.suffix) if usable else str, required=True,
+                       help="the file to write")
         f.add_argument("--grid", type=positive_int, default=64,
                        help="embedding grid side (64 for every official model)")
         f.add_argument("--no-mask-input", action="store_true", help="the graph without mask input")
         f.set_defaults(run=_export)
-        if name == "onnx":
-            f.add_argument("--interface", choices=["samcore", "meta"], default="samcore",
-                           help="samcore's I/O, or Meta's SamOnnxModel I/O (a drop-in for SAM apps)")
-            f.add_argument("--opset", type=int, default=17, help="ONNX opset version (default: 17)")
-            f.add_argument("--single-mask", action="store_true", help="meta interface: return the best mask only")
-        else:
-            f.add_argument("--points", type=positive_int, required=True,
-                           help="points per prompt, fixed (pad with label -1)")
-            f.add_argument("--quantize", choices=["fp16", "int8"], help="float16 weights or int8 dynamic range")
+        if usable:
+            exporter.add_arguments(f)

@@ -9,4 +9,11 @@ Run it against any registered backend (yours included)::
 mismatches, the max difference and a snippet that reproduces a failure, and
 ``checks`` holds the checks as plain functions; ``encoder_checks`` the image encoder's,
 for backends registered under ``samcore.encoders``. See docs/conformance.md.
+
+Shipped files (``samcore export``'s output) are checked with ``verify_file(path, params,
+config)``, the ``samcore verify FILE --weights W`` command.
 """
+
+from samcore.conformance.verify import Verification, verify_file
+
+__all__ = ["Verification", "verify_file"]

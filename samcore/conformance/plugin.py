@@ -4,7 +4,8 @@ Adds ``--samcore-backend NAME`` (repeatable; default: every registered backend)
 and ``--samcore-xfail FILE`` (a port's own list of checks it is known to fail, one
 test id fragment per line, ``#`` comments), and parametrizes the
 ``samcore_backend`` fixture. A backend whose runtime is unavailable is skipped
-with the reason.
+with the reason; a name that is not registered (a typo), or whose plugin fails to
+load, is a usage error: the run stops before any test, instead of skipping them all.
 """
 
 from __future__ import annotations
@@ -19,6 +20,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--samcore-backend", action="append", default=[], metavar="NAME",
                     help="backend to check (repeatable); default: every registered backend")
     group.addoption("--samcore-xfail", metavar="FILE", help="file of test id fragments expected to fail")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--samcore-backend`` names that are not usable registered backends."""
+    from samcore.errors import BackendError
+    from samcore.registry import BACKENDS
+
+    for name in config.getoption("samcore_backend"):
+        try:
+            BACKENDS.get(name)
+        except BackendError as exc:
+            raise pytest.UsageError(f"--samcore-backend {name}: {exc}") from None
 
 
 def _param(name: str, registry=None):
@@ -37,13 +50,9 @@ def _param(name: str, registry=None):
 
 
 def _lower_precisions(name: str) -> list[str]:
-    from samcore.errors import BackendError
     from samcore.registry import get
 
-    try:
-        return [d for d in get(name).dtypes if d != "float32"]
-    except BackendError:
-        return []
+    return [d for d in get(name).dtypes if d != "float32"]
 
 
 def _parametrize_encoders(metafunc: pytest.Metafunc) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 from hypothesis import strategies as st
 
 from samcore.config import PRESETS, DecoderConfig
+from samcore.conformance.cases import PROMPT_KINDS, Case, build_case
 
 #: Decoder configurations the kit runs, by name, with their (square) embedding grid.
 #: "tiny" and "odd" are small and fast; "vit_b" is the size of every official model.
@@ -28,36 +28,6 @@ CONFIGS: dict[str, tuple[DecoderConfig, int]] = {
 }
 #: Seed of each config's random weights (``samcore.random_weights.random_params``).
 WEIGHTS_SEED = 7
-PROMPT_KINDS = ("points", "box", "points+box", "mask", "points+mask", "box+mask", "points+box+mask")
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    """One decoder call's arguments (the keyword names of ``Decoder.predict``)."""
-
-    image_embedding: np.ndarray  # [1, C, h, w]
-    point_coords: np.ndarray | None  # [B, N, 2]
-    point_labels: np.ndarray | None  # [B, N]
-    boxes: np.ndarray | None  # [B, 4]
-    mask_input: np.ndarray | None  # [B, 1, 4h, 4w]
-    multimask_output: bool
-
-    def kwargs(self) -> dict:
-        """The arguments as ``Decoder.predict`` keywords."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    @property
-    def batch(self) -> int:
-        """B, the number of prompts."""
-        return next(a.shape[0] for a in (self.point_coords, self.boxes, self.mask_input) if a is not None)
-
-    def row(self, i: int) -> Case:
-        """Prompt i alone (batch of one)."""
-        def pick(a):
-            return None if a is None else a[i : i + 1]
-
-        return Case(self.image_embedding, pick(self.point_coords), pick(self.point_labels), pick(self.boxes),
-                    pick(self.mask_input), self.multimask_output)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,19 +45,8 @@ class CaseRecipe:
     def build(self) -> Case:
         """The arrays of this recipe (same on every machine)."""
         config, side = CONFIGS[self.config]
-        frame_h, frame_w = config.frame_size((side, side))
-        rng = np.random.default_rng(self.seed)
-        embedding = rng.standard_normal((1, config.embed_dim, side, side)).astype(np.float32)
-        coords = labels = boxes = mask = None
-        if "points" in self.kinds:
-            coords = (rng.random((self.batch, self.points, 2)) * [frame_w, frame_h]).astype(np.float32)
-            labels = rng.choice(np.array(self.labels), size=(self.batch, self.points)).astype(np.int64)
-        if "box" in self.kinds:
-            corners = np.sort(rng.random((self.batch, 2, 2)) * [frame_w, frame_h], axis=1)
-            boxes = corners.reshape(self.batch, 4).astype(np.float32)
-        if "mask" in self.kinds:
-            mask = (4 * rng.standard_normal((self.batch, 1, 4 * side, 4 * side))).astype(np.float32)
-        return Case(embedding, coords, labels, boxes, mask, self.multimask_output)
+        return build_case(config, (side, side), self.seed, self.batch, self.kinds, self.points, self.labels,
+                          self.multimask_output)
 
     def snippet(self, backend: str) -> str:
         """Python that reproduces this case on ``backend`` against the spec."""
@@ -99,7 +58,7 @@ class CaseRecipe:
             "params = random_params(config, WEIGHTS_SEED)\n"
             f"case = {self!r}.build()\n"
             f"port = Decoder(params, config, backend={backend!r}).predict(**case.kwargs())\n"
-            "spec = Decoder(params, config, backend='numpy').predict(**case.kwargs())\n"
+            "spec = Decoder(params, config, backend='reference').predict(**case.kwargs())\n"
         )
 
 

@@ -5,7 +5,8 @@ semantics of the matching ``torch.nn`` module. Weights keep PyTorch's layout
 (``Linear``: out x in; ``Conv2d``: out x in x kh x kw; ``ConvTranspose2d``:
 in x out x kh x kw), so they come straight from a state_dict.
 
-Graph tracers (``samcore_onnx``) run these same functions on symbolic arrays.
+Plain NumPy, the math as docs/spec.md writes it; speed belongs to ``samcore.fast``.
+Graph tracers (``samcore.graph``) run these same functions on symbolic arrays.
 The few written for NumPy rather than for a graph carry ``@graph_hook``: a
 symbolic argument may then emit what a graph runs best (Erf, LayerNormalization,
 Conv, ...) instead of tracing the NumPy formulation. NumPy calls take the plain path.
@@ -25,7 +26,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # denominator, monomial coefficients in x^2), as Eigen and XLA evaluate erf in
 # float32. Evaluated in float32 its error is within a few ulp; beyond |x| = 4, erf
 # is 1 to float32 precision. tests/test_ops.py checks it against math.erf.
-_ERF_NUMERATOR = np.array([
+ERF_NUMERATOR = np.array([
     -1.60960333262415e-02,
     -2.95459980854025e-03,
     -7.34990630326855e-04,
@@ -34,7 +35,7 @@ _ERF_NUMERATOR = np.array([
     2.77068142495902e-08,
     -2.72614225801306e-10,
 ], np.float32)
-_ERF_DENOMINATOR = np.array([
+ERF_DENOMINATOR = np.array([
     -1.42647390514189e-02,
     -7.37332916720468e-03,
     -1.68282697438203e-03,
@@ -74,11 +75,10 @@ def relu(x: np.ndarray) -> np.ndarray:
 
 
 def _horner(t2: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
-    """sum_k coefficients[k] * t2**k, by Horner's rule in place (no temporaries)."""
+    """sum_k coefficients[k] * t2**k, by Horner's rule."""
     result = np.full_like(t2, coefficients[-1])
     for c in coefficients[-2::-1]:
-        result *= t2
-        result += c
+        result = result * t2 + c
     return result
 
 
@@ -87,20 +87,13 @@ def erf(x: np.ndarray) -> np.ndarray:
     """The error function of float32 x, elementwise, to a few float32 ulp."""
     t = np.clip(x, np.float32(-4), np.float32(4))
     t2 = t * t
-    result = _horner(t2, _ERF_NUMERATOR)
-    result *= t
-    result /= _horner(t2, _ERF_DENOMINATOR)
-    return result
+    return t * _horner(t2, ERF_NUMERATOR) / _horner(t2, ERF_DENOMINATOR)
 
 
 @graph_hook
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, as ``torch.nn.GELU()``."""
-    result = erf(x * np.float32(1 / np.sqrt(2)))
-    result += 1
-    result *= x
-    result *= np.float32(0.5)
-    return result
+    return x * (1 + erf(x * np.float32(1 / np.sqrt(2)))) * np.float32(0.5)
 
 
 @graph_hook
@@ -111,25 +104,11 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 @graph_hook
-def layer_norm_with_stats(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LayerNorm over the last axis (``torch.nn.LayerNorm``) and the statistics it used:
-    x [..., C], weight/bias [C] -> (y [..., C], mean [..., 1], 1 / sqrt(var + eps) [..., 1])."""
-    average = np.full(x.shape[-1], 1 / x.shape[-1], np.float32)  # means as matrix-vector products (fast)
-    mean = (x @ average)[..., None]
-    centred = x - mean
-    inv_std = np.float32(1) / np.sqrt(np.vecdot(centred, centred)[..., None] * average[0] + np.float32(eps))
-    centred *= inv_std  # in place: one [..., C] temporary in all
-    centred *= weight
-    centred += bias
-    return centred, mean, inv_std
-
-
-@graph_hook
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     """LayerNorm over the last axis: x [..., C], weight/bias [C] (``torch.nn.LayerNorm``)."""
-    return layer_norm_with_stats(x, weight, bias, eps)[0]
+    mean = x.mean(axis=-1, keepdims=True)
+    var = np.square(x - mean).mean(axis=-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + np.float32(eps)) * weight + bias
 
 
 @graph_hook

@@ -8,6 +8,7 @@ from samcore.weights.checkpoints import (
     load_manifest,
     sha256_file,
 )
+from samcore.weights.digest import params_sha256
 from samcore.weights.encoder_weights import encoder_params, load_encoder_params, validate_encoder
 from samcore.weights.pth_reader import read_pth
 from samcore.weights.safetensors_io import load_decoder_params, read_header, safetensors_dtype, save_tensors, validate
@@ -21,6 +22,7 @@ __all__ = [
     "load_decoder_params",
     "load_encoder_params",
     "load_manifest",
+    "params_sha256",
     "read_header",
     "read_pth",
     "safetensors_dtype",

@@ -1,9 +1,8 @@
-"""Native ONNX nodes for the spec functions marked ``@graph_hook``.
-
-Each emitter takes the spec function's arguments and returns what it would, as
-``Traced`` values; the NumPy formulation stays the definition (tests hold the two
-equal). Importing this module registers the emitters with the tracer.
-"""
+"""Emitters every target shares: native ONNX nodes (opset >= 17) for the hooked ops whose
+NumPy formulation a graph cannot or should not trace (a run-time batch, LayerNormalization,
+Conv, the chunked upscaling). Each takes the hooked function's arguments and returns what
+it would, as ``Traced`` values; the NumPy formulation stays the definition (tests hold the
+two equal)."""
 
 from __future__ import annotations
 
@@ -12,52 +11,27 @@ from typing import Any
 
 import numpy as np
 
+from samcore import fast
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
-from samcore.spec import fast, mask_decoder, ops, prompt_encoder
-from samcore_onnx.tracer import EMITTERS, Dim, DimLike, Traced, _broadcast_to
-
-SQRT2 = np.float32(np.sqrt(2.0))
-
-
-def emits(func: Callable[..., Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register the decorated emitter for the hooked spec function ``func``."""
-
-    def register(emitter: Callable[..., Any]) -> Callable[..., Any]:
-        EMITTERS[func] = emitter
-        return emitter
-
-    return register
+from samcore.fast import ops as fast_ops
+from samcore.graph.tracer import Dim, DimLike, Traced, _broadcast_to
+from samcore.spec import mask_decoder, ops, prompt_encoder
 
 
-@emits(ops.erf)
-def erf(x: Traced) -> Traced:
-    """Erf, in x's dtype."""
-    return x._op("Erf", [x])
-
-
-@emits(ops.gelu)
-def gelu(x: Traced) -> Traced:
-    """``x * (1 + erf(x / sqrt 2)) * 0.5``: the pattern torch exports and ONNX Runtime fuses into Gelu."""
-    return x * (erf(x / SQRT2) + np.float32(1)) * np.float32(0.5)
-
-
-@emits(ops.softmax)
 def softmax(x: Traced, axis: int = -1) -> Traced:
     """Softmax along the last axis (opset >= 13 semantics); along another axis, the NumPy
     formulation's reductions: ONNX Runtime runs Softmax(axis) by transposing the axis last
-    and back, ~5x slower at the fast formulation's [1, 8, 7, 4096] scores."""
+    and back, several times slower (docs/benchmarks.md, "Measured choices")."""
     if axis % x.ndim != x.ndim - 1:
         return ops.softmax.__wrapped__(x, axis)
     return x._op("Softmax", [x], axis=axis)
 
 
-@emits(ops.layer_norm)
 def layer_norm(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5) -> Traced:
     """LayerNormalization over the last axis (opset >= 17)."""
     return _layer_norm_node(x, weight, bias, eps, with_stats=False)[0]
 
 
-@emits(ops.layer_norm_with_stats)
 def layer_norm_with_stats(
     x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-5
 ) -> tuple[Traced, Traced, Traced]:
@@ -74,25 +48,11 @@ def _layer_norm_node(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float
     return (Traced(g, names[0], x.dtype, x._shape), *(Traced(g, n, x.dtype, stats) for n in names[1:]))
 
 
-@emits(ops.layer_norm_2d)
-def layer_norm_2d(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-6) -> Traced:
-    """SAM's LayerNorm2d over the channels of x [B, C, H, W], the channel means taken as
-    MatMuls: ONNX Runtime reduces a middle axis several times slower."""
-    b, c, h, w = x.shape
-    flat = x.reshape(b, c, h * w)
-    average = np.full((1, c), 1 / c, np.float32)
-    mean = average @ flat
-    centred = flat - mean
-    normed = centred / np.sqrt(average @ np.square(centred) + np.float32(eps))
-    return (normed * weight[:, None] + bias[:, None]).reshape(b, c, h, w)
-
-
 def _conv_shape(x: Traced, channels: int, scale: Callable[[DimLike], DimLike]) -> tuple[DimLike, ...]:
     b, _, h, w = x.shape
     return (x._shape[0] if isinstance(b, Dim) else b, channels, scale(h), scale(w))
 
 
-@emits(ops.conv2d)
 def conv2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
     """Conv with stride = kernel, no padding: x [B, Cin, H, W] -> [B, Cout, H/k, W/k]."""
     g, k = x.graph, weight.shape[-1]
@@ -101,7 +61,6 @@ def conv2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
     return x._op("Conv", inputs, shape=shape, kernel_shape=[k, k], strides=[k, k])
 
 
-@emits(ops.conv_transpose2d)
 def conv_transpose2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
     """ConvTranspose with stride = kernel, no padding: x [B, Cin, H, W] -> [B, Cout, H*k, W*k]."""
     g, k = x.graph, weight.shape[-1]
@@ -110,7 +69,6 @@ def conv_transpose2d(x: Traced, weight: np.ndarray, bias: np.ndarray) -> Traced:
     return x._op("ConvTranspose", inputs, shape=shape, kernel_shape=[k, k], strides=[k, k])
 
 
-@emits(mask_decoder.output_tokens)
 def output_tokens(params: Mapping[str, np.ndarray], batch: DimLike) -> Traced:
     """The IoU and mask tokens expanded to a run-time batch -> [B, 1 + T, C]."""
     d = MASK_DECODER
@@ -118,14 +76,12 @@ def output_tokens(params: Mapping[str, np.ndarray], batch: DimLike) -> Traced:
     return _broadcast_to(tokens.astype(np.float32), (batch, *tokens.shape))
 
 
-@emits(prompt_encoder.no_mask_embedding)
 def no_mask_embedding(params: Mapping[str, np.ndarray], batch: DimLike, grid: tuple[int, int]) -> Traced:
     """``no_mask_embed`` expanded to a run-time batch and the grid -> [B, C, h, w]."""
     weight = params[f"{PROMPT_ENCODER}no_mask_embed.weight"].astype(np.float32)
     return _broadcast_to(weight.reshape(1, -1, 1, 1), (batch, weight.shape[1], *grid))
 
 
-@emits(fast.mask_logits)
 def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, grid: tuple[int, int]) -> Traced:
     """Image tokens [B, hw, C] and hypernetwork weights [B, M, C/8] -> mask logits [B, M, 4h, 4w],
     every token at once (the NumPy formulation's chunks only serve a CPU cache).
@@ -133,9 +89,8 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     ``pixels_to_masks(upscaled_mask_logits(...))`` with the product taken the other way
     round, hyper [M, C/8] x features^T -> [B, M, 16 hw] in the order (mask, i, j, di, dj,
     ei, ej), and the pixel shuffle to (mask, i, di, ei, j, dj, ej) in two 4-d transposes
-    that each move blocks of 2 or 4 floats. At ViT-B size ONNX Runtime runs these in
-    ~0.6 ms, the literal form (a [16 hw, M] product, an 8-d transpose moving single
-    floats) in ~1.7 ms.
+    that each move blocks of 2 or 4 floats, which ONNX Runtime runs faster than the literal
+    form (a [16 hw, M] product, an 8-d transpose moving single floats; docs/benchmarks.md).
     """
     b, m = hyper.shape[0], hyper.shape[1]
     h, w = grid
@@ -143,3 +98,16 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     swapped = logits.reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3)  # (.., di, dj, ei, ej) -> (.., di, ei, dj, ej)
     masks = swapped.reshape(-1, w, 4, 4).transpose(0, 2, 1, 3)  # (.., i, j, di ei, dj ej) -> (.., i, di ei, j, dj ej)
     return masks.reshape(b, m, 4 * h, 4 * w)
+
+
+COMMON: Mapping[Callable[..., Any], Callable[..., Any]] = {
+    ops.softmax: softmax,
+    ops.layer_norm: layer_norm,
+    fast_ops.layer_norm: layer_norm,
+    fast_ops.layer_norm_with_stats: layer_norm_with_stats,
+    ops.conv2d: conv2d,
+    ops.conv_transpose2d: conv_transpose2d,
+    mask_decoder.output_tokens: output_tokens,
+    prompt_encoder.no_mask_embedding: no_mask_embedding,
+    fast.mask_logits: mask_logits,
+}

@@ -5,27 +5,29 @@ ints or ``Dim`` (a size known only at run time: prompts B, points N, ...). It
 implements NumPy's ``__array_ufunc__`` / ``__array_function__`` protocols and the
 array methods the spec calls, so ``samcore.spec`` runs on it unchanged; NumPy
 arrays it meets (parameters, constants) become initializers. Spec functions marked
-``@graph_hook`` reach ``__samcore_function__``, which uses a registered emitter.
+``@graph_hook`` reach ``__samcore_function__``, which uses the graph's emitter for the
+function (``Graph(opset, emitters)``: a target's set, ``samcore.graph.emitters``), else
+traces the NumPy formulation.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-#: Spec function (as decorated by ``graph_hook``) -> emitter with the same signature.
-EMITTERS: dict[Callable[..., Any], Callable[..., Any]] = {}
+#: Hooked function (as decorated by ``graph_hook``) -> emitter with the same signature.
+Emitters = Mapping[Callable[..., Any], Callable[..., Any]]
 
 
-def _hook(_self: Any, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
-    """``__samcore_function__``: a registered emitter, else trace the NumPy formulation."""
-    emitter = EMITTERS.get(func)
+def _hook(self: Traced | Dim, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    """``__samcore_function__``: the graph's emitter for ``func``, else trace the NumPy formulation."""
+    emitter = self.graph.emitters.get(func)
     return emitter(*args, **kwargs) if emitter is not None else func.__wrapped__(*args, **kwargs)
 
 
@@ -95,10 +97,12 @@ def _onnx_type(dtype: np.dtype | type) -> int:
 class Graph:
     """Nodes, initializers, inputs and outputs of one graph being traced."""
 
-    def __init__(self, opset: int) -> None:
+    def __init__(self, opset: int, emitters: Emitters) -> None:
+        """``emitters``: the target's emitter set (``samcore.graph.emitters.ONNXRUNTIME`` or
+        ``PORTABLE``)."""
         if opset < 17:
             raise ValueError(f"opset: expected >= 17 (LayerNormalization), got {opset}")
-        self.opset = opset
+        self.opset, self.emitters = opset, emitters
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []
         self.inputs: list[onnx.ValueInfoProto] = []

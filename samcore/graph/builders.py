@@ -5,7 +5,7 @@ selects masks), one graph with mask input and one without. ``meta``: the I/O of
 Meta's ``SamOnnxModel``, the same traced decoder plus graph-level post-processing
 that follows ``orig_im_size`` at run time. Both trace the plain spec (``samcore.spec.decode``).
 
-``fast``: the fast formulation (``samcore.spec.fast``), what the backend runs. A
+``fast``: the fast formulation (``samcore.fast``), what the backend runs. A
 per-image graph traces ``image_features`` (run once per image), a per-prompt graph
 traces ``decode_fast`` on its outputs. ``decode_fast`` computes only the returned
 masks, so the per-prompt graph is traced once per ``multimask_output`` (M = T-1 or 1
@@ -22,18 +22,23 @@ from collections.abc import Mapping
 
 import numpy as np
 
-import samcore_onnx.emitters  # noqa: F401 (registers the native emitters)
 from samcore.config import PROMPT_ENCODER, DecoderConfig
-from samcore.spec.fast import ImageFeatures, decode_fast, image_features
+from samcore.fast import ImageFeatures, decode_fast, image_features
+from samcore.graph.emitters import ONNXRUNTIME
+from samcore.graph.tracer import Emitters, Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
-from samcore_onnx.tracer import Graph, Traced
 
 F32 = np.float32
 
 
 def samcore_graph(
-    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, with_mask_input: bool
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    with_mask_input: bool,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> Graph:
     """``decode_all_tokens`` after ``gather_point_prompts``, as a graph.
 
@@ -41,7 +46,7 @@ def samcore_graph(
     point_labels [B, N] int64, and with ``with_mask_input`` mask_input [B, 1, 4h, 4w].
     Outputs: low_res_logits [B, T, 4h, 4w], iou_predictions [B, T].
     """
-    g = Graph(opset)
+    g = Graph(opset, emitters)
     h, w = grid
     embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
     coords = g.input("point_coords", F32, ("B", "N", 2))
@@ -100,7 +105,12 @@ def _postprocess(masks: Traced, orig_im_size: Traced, frame: tuple[int, int]) ->
 
 
 def meta_graph(
-    params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int, return_single_mask: bool
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    return_single_mask: bool,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> Graph:
     """Meta's ``SamOnnxModel`` I/O, with prompts batched (B) and the crop and resize following
     ``orig_im_size`` at run time.
@@ -110,7 +120,7 @@ def meta_graph(
     Outputs: masks [B, M, H, W] (logits), iou_predictions [B, M], low_res_masks
     [B, M, 4h, 4w]; M = 1 with ``return_single_mask`` else T.
     """
-    g = Graph(opset)
+    g = Graph(opset, emitters)
     h, w = grid
     frame = config.frame_size(grid)
     embedding = g.input("image_embeddings", F32, (1, config.embed_dim, h, w))
@@ -151,11 +161,14 @@ def fast_graphs(
     multimask_output: bool,
     prompt_dims: tuple[int | str, int | str] = ("B", "N"),
     label_dtype: type = np.int64,
+    emitters: Emitters = ONNXRUNTIME,
 ) -> tuple[Graph, Graph]:
-    """``samcore.spec.fast`` as (per-image graph, per-prompt graph) for one grid.
+    """``samcore.fast`` as (per-image graph, per-prompt graph) for one grid.
 
     ``prompt_dims`` (B, N): symbolic names for dynamic sizes, or ints for static graphs
-    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32).
+    (TFLite: (1, points)); ``label_dtype``: point_labels' dtype (TFLite: int32); ``emitters``:
+    the target's emitter set (``samcore.graph.emitters``). A static N
+    adds the input num_tokens [B] int32 (``prompt_inputs``).
 
     Per image: image_embedding [1, C, h, w] -> the ``ImageFeatures`` fields that depend
     on it, by field name: tokens [1, HW, C], t2i_keys, t2i_values, i2t_queries
@@ -171,7 +184,7 @@ def fast_graphs(
     """
     h, w = grid
     embedding_shape = (1, config.embed_dim, h, w)
-    image = Graph(opset)
+    image = Graph(opset, emitters)
     traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
     fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
     per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
@@ -179,10 +192,9 @@ def fast_graphs(
     for name, value in per_image.items():
         image.output(value, name)
 
-    prompt = Graph(opset)
-    batch, points = prompt_dims
-    coords = prompt.input("point_coords", F32, (batch, points, 2))
-    labels = prompt.input("point_labels", label_dtype, (batch, points))
+    prompt = Graph(opset, emitters)
+    coords, labels, token_mask = prompt_inputs(prompt, prompt_dims, label_dtype)
+    batch = prompt_dims[0]
     if with_mask_input:
         embedding = prompt.input("image_embedding", F32, embedding_shape)
         mask_input = prompt.input("mask_input", F32, (batch, 1, 4 * h, 4 * w))
@@ -192,7 +204,52 @@ def fast_graphs(
         inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
         features = ImageFeatures(**inputs, **constants, embedding=_ShapeOnly(embedding_shape))
         mask_input = None
-    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output)
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output, token_mask)
     prompt.output(logits, "low_res_logits")
     prompt.output(iou, "iou_predictions")
     return image, prompt
+
+
+def prompt_inputs(
+    g: Graph, prompt_dims: tuple[int | str, int | str], label_dtype: type
+) -> tuple[Traced, Traced, Traced | None]:
+    """point_coords [B, N, 2] float32 and point_labels [B, N] inputs, and with a static N
+    (an int) num_tokens [B] int32, the number of real tokens at the front of each prompt
+    (the rest are fillers, never attended to) -> (coords, labels, token mask [B, N] float32
+    or None)."""
+    batch, points = prompt_dims
+    coords = g.input("point_coords", F32, (batch, points, 2))
+    labels = g.input("point_labels", label_dtype, (batch, points))
+    if not isinstance(points, int):
+        return coords, labels, None
+    count = g.input("num_tokens", np.int32, (batch,))
+    return coords, labels, np.less(np.arange(points, dtype=np.int32)[None, :], count[:, None]).astype(F32)
+
+
+def fast_single_graph(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    points: int,
+    with_mask_input: bool,
+    label_dtype: type = np.int32,
+    emitters: Emitters = ONNXRUNTIME,
+) -> Graph:
+    """``samcore.fast`` as one static graph for one prompt of ``points`` tokens (TFLite's
+    ``export_tflite``): the per-image features and the decoding of every mask token.
+
+    Inputs: image_embedding [1, C, h, w] float32, point_coords [1, N, 2] float32,
+    point_labels [1, N], num_tokens [1] int32 (``prompt_inputs``), with ``with_mask_input``
+    mask_input [1, 1, 4h, 4w]. Outputs: low_res_logits [1, T, 4h, 4w], iou_predictions [1, T].
+    """
+    g = Graph(opset, emitters)
+    h, w = grid
+    embedding = g.input("image_embedding", F32, (1, config.embed_dim, h, w))
+    coords, labels, token_mask = prompt_inputs(g, (1, points), label_dtype)
+    mask_input = g.input("mask_input", F32, (1, 1, 4 * h, 4 * w)) if with_mask_input else None
+    features = image_features(params, config, embedding)
+    logits, iou = decode_fast(params, config, features, coords, labels, mask_input, None, token_mask)
+    g.output(logits, "low_res_logits")
+    g.output(iou, "iou_predictions")
+    return g

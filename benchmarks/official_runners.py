@@ -1,0 +1,71 @@
+"""Meta's official decoder as benchmark runners: its torch modules, and its SamOnnxModel
+exported as Meta's script does and run in ONNX Runtime (``benchmarks/decoder.py``,
+``benchmarks/click_pairs.py``). Needs torch, segment-anything, onnx and onnxruntime."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from samcore.conformance.official import onnx_utils
+
+
+def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """Decode with Meta's modules: (embedding, coords [B, N, 2] incl. padding, labels)."""
+    dense_pe = sam.prompt_encoder.get_dense_pe()
+
+    def run(embedding, coords, labels):
+        with torch.inference_mode():
+            points = (torch.from_numpy(coords), torch.from_numpy(labels))
+            sparse, dense = sam.prompt_encoder(points=points, boxes=None, masks=None)
+            sam.mask_decoder(torch.from_numpy(embedding), dense_pe, sparse, dense, True)
+
+    return run
+
+
+def official_onnx_runner(sam, threads: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+    """Meta's SamOnnxModel exported as Meta's script does (legacy exporter, opset 17,
+    dynamic number of points, 3 masks), without its resize to the original image size,
+    run in onnxruntime on the CPU. One prompt per call, as the export takes."""
+    import onnxruntime
+
+    class DecoderOnly(onnx_utils.SamOnnxModel):
+        def mask_postprocessing(self, masks, orig_im_size):
+            return masks
+
+    model = DecoderOnly(sam, return_single_mask=False)
+    c, grid = sam.prompt_encoder.embed_dim, sam.prompt_encoder.image_embedding_size[0]
+    inputs = {
+        "image_embeddings": torch.randn(1, c, grid, grid),
+        "point_coords": torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
+        "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
+        "mask_input": torch.randn(1, 1, 4 * grid, 4 * grid),
+        "has_mask_input": torch.tensor([1.0]),
+        "orig_im_size": torch.tensor([1500.0, 2250.0]),
+    }
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model, tuple(inputs.values()), buffer, input_names=list(inputs), opset_version=17, dynamo=False,
+        output_names=["masks", "iou_predictions", "low_res_masks"],
+        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+    )
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    grid_mask = np.zeros((1, 1, 4 * grid, 4 * grid), np.float32)
+    fixed = {"mask_input": grid_mask, "has_mask_input": np.zeros(1, np.float32)}
+    used = {i.name for i in session.get_inputs()}  # the exporter drops the unused orig_im_size
+
+    def run(embedding, coords, labels):
+        for i in range(coords.shape[0]):
+            feed = fixed | {
+                "image_embeddings": embedding,
+                "point_coords": coords[i : i + 1],
+                "point_labels": labels[i : i + 1].astype(np.float32),
+            }
+            session.run(None, {k: v for k, v in feed.items() if k in used})
+
+    return run
