@@ -9,21 +9,8 @@ import numpy as np
 
 from samcore.errors import InputError
 from samcore.inputs import check_image_size
+from samcore.spec.ops import linear_taps
 from samcore.transforms import preprocess_shape
-
-
-def linear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source rows i0, i1 and weight of i1 for each output row (torch, align_corners=False).
-
-    The source position ``scale * (i + 0.5) - 0.5`` is rounded to float32 once, as
-    torch's fused multiply-add does; rounding twice moves weights by up to an ulp of
-    the position, i.e. 1e-4 of a logit on large images.
-    """
-    scale = np.float64(np.float32(in_size) / np.float32(out_size))
-    src = np.maximum((scale * (np.arange(out_size) + 0.5) - 0.5).astype(np.float32), 0)
-    i0 = src.astype(np.int64)
-    i1 = np.minimum(i0 + 1, in_size - 1)
-    return i0, i1, (src - i0).astype(np.float32)
 
 
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -13,7 +13,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 BACKENDS = sorted(p.name for p in (ROOT / "backends").iterdir() if (p / "__init__.py").exists())
 #: samcore package -> the samcore packages and modules it may import (besides the standard library and numpy).
 LAYERS = {
-    "samcore.spec": ("samcore.config", "samcore.spec"),
+    # errors and extras are leaves; transforms is ResizeLongestSide's size rule (preprocessing's).
+    "samcore.spec": ("samcore.config", "samcore.errors", "samcore.extras", "samcore.transforms", "samcore.spec"),
     "samcore.fast": ("samcore.config", "samcore.spec", "samcore.fast"),
     "samcore.graph": ("samcore.config", "samcore.spec", "samcore.fast", "samcore.graph"),
 }

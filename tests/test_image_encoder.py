@@ -145,11 +145,11 @@ def test_spec_traces_to_an_onnx_graph(name: str) -> None:
     """The spec is written in the export-friendly form: the ONNX tracer runs it as is, with a
     dynamic batch, and ONNX Runtime computes the spec's embedding."""
     onnxruntime = pytest.importorskip("onnxruntime")
-    pytest.importorskip("samcore_onnx.emitters")
-    from samcore_onnx.tracer import Graph
+    from samcore.graph.emitters import ONNXRUNTIME
+    from samcore.graph.tracer import Graph
 
     config, params = ENCODER_CASES[name].config, encoder_case_params(name)
-    graph = Graph(17)
+    graph = Graph(17, ONNXRUNTIME)
     images = graph.input("images", np.float32, ("B", 3, config.img_size, config.img_size))
     graph.output(image_encoder(params, images, config), "embedding")
     session = onnxruntime.InferenceSession(graph.model("encoder", "test").SerializeToString(),

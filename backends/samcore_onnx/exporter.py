@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from samcore.backend import FLOAT32_TOLERANCE, Availability
+from samcore.cli.arguments import positive_int
 from samcore.config import DecoderConfig, config_from_dict
 from samcore.errors import InputError
 from samcore.exporter import Exporter, ShippedFile
@@ -67,7 +68,7 @@ class OnnxExporter(Exporter):
         """--interface, --opset, --single-mask."""
         parser.add_argument("--interface", choices=["samcore", "meta"], default="samcore",
                             help="samcore's I/O, or Meta's SamOnnxModel I/O (a drop-in for SAM apps)")
-        parser.add_argument("--opset", type=int, default=17)
+        parser.add_argument("--opset", type=positive_int, default=17, help="ONNX opset version (default: 17)")
         parser.add_argument("--single-mask", action="store_true", help="meta interface: return the best mask only")
 
     @classmethod

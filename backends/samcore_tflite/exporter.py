@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from samcore.backend import Availability
+from samcore.cli.arguments import positive_int
 from samcore.config import DecoderConfig, config_from_dict
 from samcore.errors import InputError
 from samcore.exporter import Exporter, ShippedFile
@@ -60,7 +61,7 @@ class TFLiteExporter(Exporter):
     @classmethod
     def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """--points (required) and --quantize."""
-        parser.add_argument("--points", type=int, required=True,
+        parser.add_argument("--points", type=positive_int, required=True,
                             help="tokens per prompt, fixed (fill with any tokens and pass num_tokens)")
         parser.add_argument("--quantize", choices=["fp16", "int8"], help="float16 weights or int8 dynamic range")
 

@@ -27,6 +27,6 @@ def _verify(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``verify`` to the subcommands."""
     p = sub.add_parser("verify", help="check an exported .onnx/.tflite file against the spec before shipping it")
-    p.add_argument("file", help="a file `samcore export` wrote")
+    p.add_argument("file", help="a file that samcore export wrote")
     p.add_argument("--weights", required=True, help="the safetensors weights it was exported from")
     p.set_defaults(run=_verify)

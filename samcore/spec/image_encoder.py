@@ -17,9 +17,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from samcore.encoder_config import IMAGE_ENCODER, EncoderConfig
-from samcore.postprocess import linear_taps
-from samcore.spec.ops import conv2d, gelu, layer_norm, linear, softmax
+from samcore.config import IMAGE_ENCODER, EncoderConfig
+from samcore.spec.ops import conv2d, gelu, layer_norm, linear, linear_taps, softmax
 
 #: Every LayerNorm of the image encoder (blocks and neck) uses this epsilon.
 EPS = 1e-6
