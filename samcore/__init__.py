@@ -8,6 +8,7 @@
 from samcore.config import PRESETS, DecoderConfig
 from samcore.decoder import Decoder, DecoderOutput
 from samcore.errors import SamcoreError
+from samcore.everything import MaskGenerator
 from samcore.postprocess import postprocess_masks, stability_score
 from samcore.transforms import apply_boxes, apply_coords, preprocess_shape
 
@@ -18,6 +19,7 @@ __all__ = [
     "Decoder",
     "DecoderConfig",
     "DecoderOutput",
+    "MaskGenerator",
     "SamcoreError",
     "apply_boxes",
     "apply_coords",

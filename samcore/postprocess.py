@@ -24,13 +24,18 @@ def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
     return i0, i1, (src - i0).astype(np.float32)
 
 
+def _resize_with_taps(x: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """Bilinear resize of the last two axes of x [..., h, w] with precomputed row and column taps."""
+    r0, r1, rw = rows
+    c0, c1, cw = cols
+    rows_done = x[..., r0, :] * (1 - rw)[:, None] + x[..., r1, :] * rw[:, None]
+    return rows_done[..., c0] * (1 - cw) + rows_done[..., c1] * cw
+
+
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of the last two axes of x [..., h, w] to ``size`` (H, W), as
     ``F.interpolate(mode="bilinear", align_corners=False)`` (no antialiasing)."""
-    r0, r1, rw = _bilinear_taps(x.shape[-2], size[0])
-    c0, c1, cw = _bilinear_taps(x.shape[-1], size[1])
-    rows = x[..., r0, :] * (1 - rw)[:, None] + x[..., r1, :] * rw[:, None]
-    return rows[..., c0] * (1 - cw) + rows[..., c1] * cw
+    return _resize_with_taps(x, _bilinear_taps(x.shape[-2], size[0]), _bilinear_taps(x.shape[-1], size[1]))
 
 
 def postprocess_masks(
@@ -42,11 +47,17 @@ def postprocess_masks(
 
     Upsample to the input frame, crop the padding the resize left (the image fills
     ``preprocess_shape(original_size, max(frame_size))``), then resize to the original.
-    Threshold the result at 0 for binary masks.
+    Threshold the result at 0 for binary masks. The padding's rows and columns are
+    never computed (each kept pixel is computed as the full frame would have it).
     """
     input_h, input_w = preprocess_shape(original_size, max(frame_size))
-    framed = resize_bilinear(np.asarray(low_res_logits, np.float32), frame_size)
-    return resize_bilinear(framed[..., :input_h, :input_w], original_size)
+    x = np.asarray(low_res_logits, np.float32)
+    rows = tuple(t[:input_h] for t in _bilinear_taps(x.shape[-2], frame_size[0]))
+    cols = tuple(t[:input_w] for t in _bilinear_taps(x.shape[-1], frame_size[1]))
+    framed = _resize_with_taps(x, rows, cols)
+    if (input_h, input_w) == tuple(original_size):
+        return framed  # a same-size bilinear resize is the identity (weights 1 and 0)
+    return resize_bilinear(framed, original_size)
 
 
 def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_offset: float = 1.0) -> np.ndarray:

@@ -147,3 +147,18 @@ def official_onnx_runner(sam, threads: int) -> Callable[[np.ndarray, np.ndarray,
             session.run(None, {k: v for k, v in feed.items() if k in used})
 
     return run
+
+
+def official_mask_generator_class() -> type:
+    """Meta's ``SamAutomaticMaskGenerator``, imported with ``torchvision.ops`` replaced by
+    ``samcore.conformance.torchvision_ops`` (torchvision's documented NMS semantics) when
+    torchvision is not installed."""
+    try:
+        installed = importlib.util.find_spec("torchvision") is not None
+    except ValueError:  # the placeholder torchvision registered above (no __spec__)
+        installed = False
+    if not installed:
+        from samcore.conformance import torchvision_ops
+
+        torchvision_ops.install()
+    return _import("segment_anything.automatic_mask_generator").SamAutomaticMaskGenerator

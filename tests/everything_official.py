@@ -1,0 +1,74 @@
+"""Shared by the everything-mode tests: Meta's generator and samcore's on one model.
+
+The image encoder both use is Meta's tiny seeded ViT (``build_official_sam``) run
+through Meta's ``SamPredictor``, with its ``ResizeLongestSide.apply_image`` (torchvision
+resize, absent here) replaced by the same Pillow bilinear resize on both sides: the
+embeddings are identical, so the comparison isolates what the generator does after
+the encoder (decoding, filtering, NMS, crops, RLE).
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import numpy as np
+import pytest
+
+from samcore import Decoder
+from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED
+from samcore.random_weights import random_params
+from samcore.transforms import preprocess_shape
+
+
+def pillow_resize(image: np.ndarray, target: int) -> np.ndarray:
+    """uint8 [H, W, 3] resized bilinearly (Pillow) so its longest side is ``target``."""
+    from PIL import Image
+
+    h, w = preprocess_shape(image.shape[:2], target)
+    return np.array(Image.fromarray(image).resize((w, h), Image.BILINEAR))
+
+
+class OfficialEncoder:
+    """``encode(image) -> .features`` [1, C, h, w] from Meta's predictor (the Encoder role)."""
+
+    def __init__(self, sam) -> None:
+        predictor_class = importlib.import_module("segment_anything.predictor").SamPredictor
+        self.predictor = use_pillow_resize(predictor_class(sam))
+
+    def encode(self, image: np.ndarray) -> types.SimpleNamespace:
+        self.predictor.set_image(image)
+        return types.SimpleNamespace(features=self.predictor.get_image_embedding().numpy())
+
+
+def use_pillow_resize(predictor):
+    """Meta's SamPredictor with ``pillow_resize`` as its image transform."""
+    target = predictor.model.image_encoder.img_size
+    predictor.transform.apply_image = lambda image: pillow_resize(image, target)
+    return predictor
+
+
+def disc_image(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
+    """uint8 [h, w, 3]: a few flat-coloured discs on a grey background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:h, :w]
+    image = np.full((h, w, 3), 40, np.uint8)
+    for _ in range(6):
+        cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(10, 40)
+        image[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(0, 255, 3)
+    return image
+
+
+@pytest.fixture(scope="module")
+def official_pair():
+    """(Meta's SamAutomaticMaskGenerator class, its Sam, a samcore predictor) on the same
+    weights: the "odd" config's decoder (C=64, 3 blocks) with seeded random weights."""
+    pytest.importorskip("torch")
+    pytest.importorskip("PIL")
+    from samcore.conformance.official import build_official_sam, official_mask_generator_class
+
+    config, grid = CONFIGS["odd"]
+    params = random_params(config, seed=WEIGHTS_SEED)
+    sam = build_official_sam(config, grid, params)
+    predictor = types.SimpleNamespace(decoder=Decoder(params, config, backend="numpy"), encoder=OfficialEncoder(sam))
+    return official_mask_generator_class(), sam, predictor
