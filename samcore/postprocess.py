@@ -10,7 +10,7 @@ import numpy as np
 from samcore.transforms import preprocess_shape
 
 
-def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source rows i0, i1 and weight of i1 for each output row (torch, align_corners=False).
 
     The source position ``scale * (i + 0.5) - 0.5`` is rounded to float32 once, as
@@ -35,7 +35,7 @@ def _resize_with_taps(x: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of the last two axes of x [..., h, w] to ``size`` (H, W), as
     ``F.interpolate(mode="bilinear", align_corners=False)`` (no antialiasing)."""
-    return _resize_with_taps(x, _bilinear_taps(x.shape[-2], size[0]), _bilinear_taps(x.shape[-1], size[1]))
+    return _resize_with_taps(x, linear_taps(x.shape[-2], size[0]), linear_taps(x.shape[-1], size[1]))
 
 
 def postprocess_masks(
@@ -52,8 +52,8 @@ def postprocess_masks(
     """
     input_h, input_w = preprocess_shape(original_size, max(frame_size))
     x = np.asarray(low_res_logits, np.float32)
-    rows = tuple(t[:input_h] for t in _bilinear_taps(x.shape[-2], frame_size[0]))
-    cols = tuple(t[:input_w] for t in _bilinear_taps(x.shape[-1], frame_size[1]))
+    rows = tuple(t[:input_h] for t in linear_taps(x.shape[-2], frame_size[0]))
+    cols = tuple(t[:input_w] for t in linear_taps(x.shape[-1], frame_size[1]))
     framed = _resize_with_taps(x, rows, cols)
     if (input_h, input_w) == tuple(original_size):
         return framed  # a same-size bilinear resize is the identity (weights 1 and 0)
