@@ -17,6 +17,7 @@ import pytest
 
 from samcore import Decoder
 from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED
+from samcore.everything import rle_to_mask
 from samcore.random_weights import random_params
 from samcore.transforms import preprocess_shape
 
@@ -57,6 +58,41 @@ def disc_image(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:
         cy, cx, r = rng.integers(0, h), rng.integers(0, w), rng.integers(10, 40)
         image[(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(0, 255, 3)
     return image
+
+
+#: |samcore - Meta| allowed on predicted IoU: the decoders agree to ~1e-6 (float32 sums
+#: in a different order); stability is a ratio of pixel counts, where a pixel whose
+#: logit sits within ~1e-6 of +-1 can flip: one pixel of a ~1000-pixel mask is 1e-3.
+IOU_TOL = 1e-5
+STABILITY_TOL = 2e-3
+
+def _mask(record) -> np.ndarray:
+    seg = record["segmentation"]
+    return rle_to_mask(seg) if isinstance(seg, dict) else seg
+
+
+def on_threshold(record, kwargs) -> bool:
+    return (abs(record["predicted_iou"] - kwargs.get("pred_iou_thresh", 0.88)) < IOU_TOL
+            or abs(record["stability_score"] - kwargs.get("stability_score_thresh", 0.95)) < STABILITY_TOL)
+
+
+def assert_same_records(ours: list[dict], theirs: list[dict], kwargs: dict) -> None:
+    """Each record on one side matched on the other: same prompt point, mask IoU >= 0.99,
+    box within a pixel, area up to the differing pixels, scores within the tolerances. A
+    record may lack a match only when its predicted IoU or stability sits on a threshold."""
+    for a_side, b_side, label in ((theirs, ours, "Meta's"), (ours, theirs, "samcore's")):
+        for a in a_side:
+            same_point = [b for b in b_side if np.allclose(b["point_coords"], a["point_coords"])]
+            ious = [(_mask(a) & _mask(b)).sum() / max((_mask(a) | _mask(b)).sum(), 1) for b in same_point]
+            if not ious or max(ious) < 0.99:
+                assert on_threshold(a, kwargs), f"{label} mask at {a['point_coords']} has no match: {a['bbox']}"
+                continue
+            b = same_point[int(np.argmax(ious))]
+            assert abs(a["predicted_iou"] - b["predicted_iou"]) <= IOU_TOL
+            assert abs(a["stability_score"] - b["stability_score"]) <= STABILITY_TOL
+            assert np.abs(np.subtract(a["bbox"], b["bbox"])).max() <= 1
+            assert abs(a["area"] - b["area"]) <= (_mask(a) ^ _mask(b)).sum()
+            assert list(map(int, a["crop_box"])) == list(map(int, b["crop_box"]))
 
 
 @pytest.fixture(scope="module")

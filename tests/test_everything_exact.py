@@ -4,24 +4,21 @@ Random weights give few masks above Meta's default 0.88 / 0.95 thresholds, so th
 cases lower them (and raise the NMS thresholds in some cases) to have many masks to
 compare. Every Meta mask must have a samcore mask from the same prompt point with
 mask IoU >= 0.99, the same box and area up to the pixels that differ, and scores
-within float32 tolerance; a mask may be missing on one side only when its predicted
-IoU or stability sits within that tolerance of a threshold.
+within float32 tolerance (``everything_official.assert_same_records``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from everything_official import disc_image, official_pair, use_pillow_resize  # noqa: F401 (fixture)
+from everything_official import (  # noqa: F401 (official_pair is a fixture)
+    assert_same_records,
+    disc_image,
+    official_pair,
+    on_threshold,
+    use_pillow_resize,
+)
 
 from samcore import MaskGenerator
-from samcore.everything import rle_to_mask
-
-#: |samcore - Meta| allowed on predicted IoU: the decoders agree to ~1e-6 (float32 sums
-#: in a different order); stability is a ratio of pixel counts, where a pixel whose
-#: logit sits within ~1e-6 of +-1 can flip: one pixel of a ~1000-pixel mask is 1e-3.
-IOU_TOL = 1e-5
-STABILITY_TOL = 2e-3
 
 #: case -> (generator arguments, fewest masks Meta's generator gives: the NMS 0.7 cases keep
 #: one or two, since random weights draw masks that nearly all span the image).
@@ -39,33 +36,6 @@ CASES = {
 }
 
 
-def _mask(record) -> np.ndarray:
-    seg = record["segmentation"]
-    return rle_to_mask(seg) if isinstance(seg, dict) else seg
-
-
-def _on_threshold(record, kwargs) -> bool:
-    return (abs(record["predicted_iou"] - kwargs.get("pred_iou_thresh", 0.88)) < IOU_TOL
-            or abs(record["stability_score"] - kwargs.get("stability_score_thresh", 0.95)) < STABILITY_TOL)
-
-
-def assert_same_records(ours: list[dict], theirs: list[dict], kwargs: dict) -> None:
-    """Each record on one side matched on the other (same point, mask IoU >= 0.99), or on a threshold."""
-    for a_side, b_side, label in ((theirs, ours, "Meta's"), (ours, theirs, "samcore's")):
-        for a in a_side:
-            same_point = [b for b in b_side if np.allclose(b["point_coords"], a["point_coords"])]
-            ious = [(_mask(a) & _mask(b)).sum() / max((_mask(a) | _mask(b)).sum(), 1) for b in same_point]
-            if not ious or max(ious) < 0.99:
-                assert _on_threshold(a, kwargs), f"{label} mask at {a['point_coords']} has no match: {a['bbox']}"
-                continue
-            b = same_point[int(np.argmax(ious))]
-            assert abs(a["predicted_iou"] - b["predicted_iou"]) <= IOU_TOL
-            assert abs(a["stability_score"] - b["stability_score"]) <= STABILITY_TOL
-            assert np.abs(np.subtract(a["bbox"], b["bbox"])).max() <= 1
-            assert abs(a["area"] - b["area"]) <= (_mask(a) ^ _mask(b)).sum()
-            assert list(map(int, a["crop_box"])) == list(map(int, b["crop_box"]))
-
-
 @pytest.mark.parametrize("case", list(CASES))
 def test_generator_matches_meta(official_pair, case) -> None:  # noqa: F811
     generator_class, sam, predictor = official_pair
@@ -76,7 +46,7 @@ def test_generator_matches_meta(official_pair, case) -> None:  # noqa: F811
     theirs = official.generate(image)
     ours = MaskGenerator(predictor, **kwargs).generate(image)
     assert len(theirs) >= fewest, "the case should leave masks to compare"
-    assert abs(len(ours) - len(theirs)) <= sum(_on_threshold(r, kwargs) for r in ours + theirs)
+    assert abs(len(ours) - len(theirs)) <= sum(on_threshold(r, kwargs) for r in ours + theirs)
     assert_same_records(ours, theirs, kwargs)
     assert set(ours[0]) == set(theirs[0])
 
