@@ -1,10 +1,9 @@
 """Shared by the everything-mode tests: Meta's generator and samcore's on one model.
 
 The image encoder both use is Meta's tiny seeded ViT (``build_official_sam``) run
-through Meta's ``SamPredictor``, with its ``ResizeLongestSide.apply_image`` (torchvision
-resize, absent here) replaced by the same Pillow bilinear resize on both sides: the
-embeddings are identical, so the comparison isolates what the generator does after
-the encoder (decoding, filtering, NMS, crops, RLE).
+through Meta's own ``SamPredictor``: the embeddings are identical, so the comparison
+isolates what the generator does after the encoder (decoding, filtering, NMS, crops,
+RLE). ``tests/test_everything_generator.py`` runs samcore's encoder as well.
 """
 
 from __future__ import annotations
@@ -19,15 +18,6 @@ from samcore import Decoder
 from samcore.conformance.strategies import CONFIGS, WEIGHTS_SEED
 from samcore.everything import rle_to_mask
 from samcore.random_weights import random_params
-from samcore.transforms import preprocess_shape
-
-
-def pillow_resize(image: np.ndarray, target: int) -> np.ndarray:
-    """uint8 [H, W, 3] resized bilinearly (Pillow) so its longest side is ``target``."""
-    from PIL import Image
-
-    h, w = preprocess_shape(image.shape[:2], target)
-    return np.array(Image.fromarray(image).resize((w, h), Image.BILINEAR))
 
 
 class OfficialEncoder:
@@ -35,18 +25,11 @@ class OfficialEncoder:
 
     def __init__(self, sam) -> None:
         predictor_class = importlib.import_module("segment_anything.predictor").SamPredictor
-        self.predictor = use_pillow_resize(predictor_class(sam))
+        self.predictor = predictor_class(sam)
 
     def encode(self, image: np.ndarray) -> types.SimpleNamespace:
         self.predictor.set_image(image)
         return types.SimpleNamespace(features=self.predictor.get_image_embedding().numpy())
-
-
-def use_pillow_resize(predictor):
-    """Meta's SamPredictor with ``pillow_resize`` as its image transform."""
-    target = predictor.model.image_encoder.img_size
-    predictor.transform.apply_image = lambda image: pillow_resize(image, target)
-    return predictor
 
 
 def disc_image(h: int = 120, w: int = 160, seed: int = 0) -> np.ndarray:

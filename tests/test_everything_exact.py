@@ -15,7 +15,6 @@ from everything_official import (  # noqa: F401 (official_pair is a fixture)
     disc_image,
     official_pair,
     on_threshold,
-    use_pillow_resize,
 )
 
 from samcore import MaskGenerator
@@ -42,7 +41,6 @@ def test_generator_matches_meta(official_pair, case) -> None:  # noqa: F811
     kwargs, fewest = CASES[case]
     image = disc_image()
     official = generator_class(sam, **kwargs)
-    use_pillow_resize(official.predictor)
     theirs = official.generate(image)
     ours = MaskGenerator(predictor, **kwargs).generate(image)
     assert len(theirs) >= fewest, "the case should leave masks to compare"
@@ -57,7 +55,6 @@ def test_output_modes_match_meta(official_pair, mode) -> None:  # noqa: F811
     generator_class, sam, predictor = official_pair
     kwargs = dict(CASES["no crops, NMS 0.7"][0], output_mode=mode)
     official = generator_class(sam, **kwargs)
-    use_pillow_resize(official.predictor)
     image = disc_image(seed=1)
     theirs, ours = official.generate(image), MaskGenerator(predictor, **kwargs).generate(image)
     assert len(ours) == len(theirs) >= 1
@@ -71,7 +68,6 @@ def test_small_region_removal_matches_meta(official_pair) -> None:  # noqa: F811
     generator_class, sam, predictor = official_pair
     kwargs = dict(CASES["no crops, no NMS"][0], min_mask_region_area=200)
     official = generator_class(sam, **kwargs)
-    use_pillow_resize(official.predictor)
     image = disc_image(seed=2)
     theirs, ours = official.generate(image), MaskGenerator(predictor, **kwargs).generate(image)
     assert len(theirs) >= 3

@@ -30,18 +30,19 @@ PROGRESS_MIN_PROMPTS = 256
 
 
 def _as_predictor(predictor_or_weights: Any) -> Any:
-    if isinstance(predictor_or_weights, (str, os.PathLike)):
+    predictor = predictor_or_weights
+    if isinstance(predictor, (str, os.PathLike)):
         from samcore.predictor import Predictor
 
-        return Predictor.from_weights(predictor_or_weights)
-    if not hasattr(predictor_or_weights, "decoder") or not hasattr(predictor_or_weights, "encoder"):
+        predictor = Predictor.from_weights(predictor)
+    if not hasattr(predictor, "decoder") or not hasattr(predictor, "encoder"):
         raise InputTypeError(
-            "predictor_or_weights: expected a samcore.Predictor or a weights path, "
-            f"got {type(predictor_or_weights).__name__}"
+            f"predictor_or_weights: expected a samcore.Predictor or a weights path, got {type(predictor).__name__}"
         )
-    if predictor_or_weights.encoder is None:
-        raise InputError("predictor_or_weights: expected a Predictor with an image encoder, got a decoder-only one")
-    return predictor_or_weights
+    if predictor.encoder is None:
+        raise InputError("predictor_or_weights: expected a Predictor with an image encoder (a weights file with "
+                         "image_encoder.* tensors), got a decoder-only one")
+    return predictor
 
 
 def _check_grids(point_grids: Sequence[np.ndarray], crop_n_layers: int) -> list[np.ndarray]:
