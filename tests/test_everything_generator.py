@@ -110,3 +110,9 @@ def test_bad_inputs(tiny_sam) -> None:
         generator.generate(np.zeros((10, 10, 3), np.float32))
     with pytest.raises(SamcoreError, match=r"image: expected .* got shape \[10, 10\]"):
         generator.generate(np.zeros((10, 10), np.uint8))
+
+
+@pytest.mark.parametrize("crop_n_layers", [0, 1])
+def test_no_mask_passing_gives_an_empty_list(tiny_sam, crop_n_layers) -> None:
+    generator = MaskGenerator(str(tiny_sam), points_per_side=3, pred_iou_thresh=50.0, crop_n_layers=crop_n_layers)
+    assert generator.generate(disc_image(50, 70)) == []
