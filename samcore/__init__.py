@@ -15,6 +15,7 @@ from samcore.decoder import Decoder, DecoderOutput
 from samcore.embedding import Embedding
 from samcore.encoder import Encoder
 from samcore.errors import SamcoreError
+from samcore.everything import MaskGenerator
 from samcore.postprocess import postprocess_masks, stability_score
 from samcore.predictor import Predictor
 from samcore.transforms import apply_boxes, apply_coords, preprocess_shape
@@ -30,6 +31,7 @@ __all__ = [
     "Embedding",
     "Encoder",
     "EncoderConfig",
+    "MaskGenerator",
     "Predictor",
     "SamcoreError",
     "apply_boxes",

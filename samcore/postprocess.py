@@ -13,13 +13,18 @@ from samcore.spec.ops import linear_taps
 from samcore.transforms import preprocess_shape
 
 
+def _resize_with_taps(x: np.ndarray, rows: tuple, cols: tuple) -> np.ndarray:
+    """Bilinear resize of the last two axes of x [..., h, w] with precomputed row and column taps."""
+    r0, r1, rw = rows
+    c0, c1, cw = cols
+    rows_done = x[..., r0, :] * (1 - rw)[:, None] + x[..., r1, :] * rw[:, None]
+    return rows_done[..., c0] * (1 - cw) + rows_done[..., c1] * cw
+
+
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of the last two axes of x [..., h, w] to ``size`` (H, W), as
     ``F.interpolate(mode="bilinear", align_corners=False)`` (no antialiasing)."""
-    r0, r1, rw = linear_taps(x.shape[-2], size[0])
-    c0, c1, cw = linear_taps(x.shape[-1], size[1])
-    rows = x[..., r0, :] * (1 - rw)[:, None] + x[..., r1, :] * rw[:, None]
-    return rows[..., c0] * (1 - cw) + rows[..., c1] * cw
+    return _resize_with_taps(x, linear_taps(x.shape[-2], size[0]), linear_taps(x.shape[-1], size[1]))
 
 
 def postprocess_masks(
@@ -31,7 +36,8 @@ def postprocess_masks(
 
     Upsample to the input frame, crop the padding the resize left (the image fills
     ``preprocess_shape(original_size, max(frame_size))``), then resize to the original.
-    Threshold the result at 0 for binary masks.
+    Threshold the result at 0 for binary masks. The padding's rows and columns are
+    never computed (each kept pixel is computed as the full frame would have it).
     """
     original_size = check_image_size("original_size", original_size)
     frame_size = check_image_size("frame_size", frame_size)
@@ -39,8 +45,12 @@ def postprocess_masks(
     if logits.ndim < 2 or 0 in logits.shape[-2:]:
         raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
     input_h, input_w = preprocess_shape(original_size, max(frame_size))
-    framed = resize_bilinear(logits, frame_size)
-    return resize_bilinear(framed[..., :input_h, :input_w], original_size)
+    rows = tuple(t[:input_h] for t in linear_taps(logits.shape[-2], frame_size[0]))
+    cols = tuple(t[:input_w] for t in linear_taps(logits.shape[-1], frame_size[1]))
+    framed = _resize_with_taps(logits, rows, cols)
+    if (input_h, input_w) == tuple(original_size):
+        return framed  # a same-size bilinear resize is the identity (weights 1 and 0)
+    return resize_bilinear(framed, original_size)
 
 
 def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_offset: float = 1.0) -> np.ndarray:

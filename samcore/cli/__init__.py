@@ -28,12 +28,24 @@ from collections.abc import Sequence
 
 from samcore import __version__
 from samcore.cache import cache_root, cached_files
-from samcore.cli import backends, cache, convert, encode, export, info, predict, random_weights, segment, verify
+from samcore.cli import (
+    backends,
+    cache,
+    convert,
+    encode,
+    everything,
+    export,
+    info,
+    predict,
+    random_weights,
+    segment,
+    verify,
+)
 from samcore.cli.errors import Parser, report
 from samcore.extras import DISTRIBUTION
 
 # Each module adds its subcommand(s); order is the order `samcore --help` lists them.
-COMMANDS = (predict, encode, segment, backends, export, verify, convert, info, random_weights, cache)
+COMMANDS = (predict, encode, segment, everything, backends, export, verify, convert, info, random_weights, cache)
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

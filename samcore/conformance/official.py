@@ -138,3 +138,17 @@ def build_official_predictor(encoder_config: EncoderConfig, config: DecoderConfi
     sam = build_official_sam(config, encoder_config.grid_size, params, image_encoder)
     return predictor.SamPredictor(sam)
 
+
+def official_mask_generator_class() -> type:
+    """Meta's ``SamAutomaticMaskGenerator``, imported with ``torchvision.ops`` replaced by
+    ``samcore.conformance.torchvision_ops`` (torchvision's documented NMS semantics) when
+    torchvision is not installed."""
+    try:
+        installed = importlib.util.find_spec("torchvision") is not None
+    except ValueError:  # the placeholder torchvision registered above (no __spec__)
+        installed = False
+    if not installed:
+        from samcore.conformance import torchvision_ops
+
+        torchvision_ops.install()
+    return _import("segment_anything.automatic_mask_generator").SamAutomaticMaskGenerator
