@@ -19,6 +19,8 @@ EXTRA_OF_MODULE = {
     "ai_edge_litert": "tflite",
     "tflite_runtime": "tflite",
     "PIL": "image",
+    "scipy": "everything",
+    "tqdm": "everything",
     "pytest": "conformance",
     "hypothesis": "conformance",
     # First-party backends' packages, missing when installed without them.

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from samcore.cli.arguments import positive_int
 from samcore.everything import MaskGenerator
 from samcore.everything.records import segmentation
 from samcore.image_io import read_image
@@ -75,13 +76,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-w", "--weights", required=True, help="safetensors with the image encoder and the decoder")
     p.add_argument("-o", "--out", default="masks.json", help="COCO-style JSON of the masks (default: masks.json)")
     p.add_argument("--overlay", help="also write the picture with each mask in its own colour (PNG, JPEG)")
-    p.add_argument("--points-per-side", type=int, default=32)
-    p.add_argument("--points-per-batch", type=int, default=64)
-    p.add_argument("--pred-iou-thresh", type=float, default=0.88)
-    p.add_argument("--stability-score-thresh", type=float, default=0.95)
-    p.add_argument("--box-nms-thresh", type=float, default=0.7)
-    p.add_argument("--crop-n-layers", type=int, default=0)
+    p.add_argument("--points-per-side", type=positive_int, default=32, help="grid of N x N point prompts (default: 32)")
+    p.add_argument("--points-per-batch", type=positive_int, default=64, help="prompts decoded per call (default: 64)")
+    p.add_argument("--pred-iou-thresh", type=float, default=0.88,
+                   help="keep masks with predicted IoU above (default: 0.88)")
+    p.add_argument("--stability-score-thresh", type=float, default=0.95,
+                   help="keep masks with stability above (default: 0.95)")
+    p.add_argument("--box-nms-thresh", type=float, default=0.7, help="box IoU at which NMS drops a mask (default: 0.7)")
+    p.add_argument("--crop-n-layers", type=int, default=0, help="layers of image crops besides the whole (default: 0)")
     p.add_argument("--min-mask-region-area", type=int, default=0, help="pixels; > 0 needs SciPy")
-    p.add_argument("--backend", default="auto", help="decoder backend name or 'auto' (see `samcore backends`)")
+    p.add_argument("--backend", default="auto", help="decoder backend name or 'auto' (see: samcore backends)")
     p.add_argument("--device", help="cpu, cuda, mps, ... (default: the backend's best)")
     p.set_defaults(run=_everything)

@@ -15,13 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from samcore.errors import InputError, InputTypeError, SamcoreError
+from samcore.errors import InputError, InputTypeError, MissingExtraError
 from samcore.everything.boxes import batched_mask_to_box, uncrop_boxes_xyxy, uncrop_masks, uncrop_points
 from samcore.everything.candidates import Candidates, filter_batch, unpack_masks
 from samcore.everything.grids import build_all_layer_point_grids, generate_crop_boxes
 from samcore.everything.nms import batched_nms, box_area
 from samcore.everything.records import OUTPUT_MODES, make_records
 from samcore.everything.regions import remove_small_regions, require_scipy
+from samcore.extras import pip_hint
 from samcore.transforms import apply_coords
 
 #: Runs with at least this many prompts show a progress bar (when tqdm is installed
@@ -216,7 +217,8 @@ class MaskGenerator:
             from tqdm import tqdm
         except ImportError:
             if self.progress:
-                raise SamcoreError("progress=True needs tqdm: pip install 'samcore[everything]'") from None
+                fix = pip_hint("everything")
+                raise MissingExtraError(f"progress=True: expected tqdm installed; fix: {fix}") from None
             return None
         return tqdm(total=prompts, unit="prompt", desc="everything")
 

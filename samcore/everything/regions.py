@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from samcore.errors import InputError, SamcoreError
+from samcore.errors import InputError
+from samcore.extras import requires_extra
 
 _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)
 
 
 def require_scipy():  # -> the scipy.ndimage module
     """``scipy.ndimage``, or a SamcoreError naming the extra that installs it."""
-    try:
+    with requires_extra("everything", "min_mask_region_area > 0 (SciPy)"):
         from scipy import ndimage
-    except ImportError as exc:
-        raise SamcoreError("min_mask_region_area > 0 needs SciPy: pip install 'samcore[everything]'") from exc
     return ndimage
 
 
