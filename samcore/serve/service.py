@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from anyio import CapacityLimiter
+from anyio import CapacityLimiter, to_thread
 from starlette.concurrency import run_in_threadpool
 
 from samcore.content_key import content_key
@@ -72,7 +72,7 @@ class EmbeddingService:
             task.exception()  # retrieved: no "never retrieved" warning when every client left
 
     async def _encode(self, key: str, image: bytes) -> bytes:
-        pixels = await run_in_threadpool(decode_image, image, self.settings.max_pixels, limiter=self._decode_slots)
+        pixels = await to_thread.run_sync(decode_image, image, self.settings.max_pixels, limiter=self._decode_slots)
         try:
             embedding = await self.queue.submit(pixels)
         except ServiceError:
