@@ -27,3 +27,11 @@ class UnsafeCheckpointError(CheckpointFormatError):
 
 class BackendError(SamcoreError, ValueError):
     """A requested backend is unknown or unavailable on this machine."""
+
+
+class ServiceResponseError(SamcoreError, RuntimeError):
+    """The embedding service could not be reached or answered with an error (``status``, ``code``)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
