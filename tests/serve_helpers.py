@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -43,3 +51,39 @@ def encode_file(image: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, fmt, **options)
     return buffer.getvalue()
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_service(weights: Path, *options: str, cache: Path, timeout: float = 60.0) -> Iterator[str]:
+    """``samcore serve -w weights`` as a uvicorn subprocess on 127.0.0.1; yields its base URL.
+
+    Its output (JSON access lines) goes to ``cache / "server.log"``; ``cache`` is its $SAMCORE_CACHE."""
+    port = free_port()
+    log = open(cache / "server.log", "ab")  # noqa: SIM115 (closed below, after the process)
+    env = {**os.environ, "SAMCORE_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-c", "import sys; from samcore.cli import main; sys.exit(main())",
+               "serve", "-w", str(weights), "--host", "127.0.0.1", "--port", str(port), *options]
+    process = subprocess.Popen(command, stdout=log, stderr=log, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"samcore serve did not start: {(cache / 'server.log').read_text()}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()

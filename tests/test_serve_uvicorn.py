@@ -1,0 +1,93 @@
+"""``samcore serve`` as a real uvicorn subprocess on 127.0.0.1, and EmbeddingClient against it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.parse
+import urllib.request
+
+import numpy as np
+import pytest
+
+pytest.importorskip("uvicorn")
+pytest.importorskip("starlette")
+pytest.importorskip("PIL")
+
+from serve_helpers import encode_file, picture, running_service, write_small_sam
+
+from samcore.client import EmbeddingClient
+from samcore.decoder import Decoder
+from samcore.encoder import Encoder
+from samcore.errors import InputError, ServiceResponseError
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    return write_small_sam(tmp_path_factory.mktemp("model") / "small_sam.safetensors")
+
+
+def access_lines(cache) -> list[dict]:
+    lines = (cache / "server.log").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.startswith("{")]
+
+
+def test_client_embeds_through_the_service_and_caches_locally(weights, tmp_path) -> None:
+    image = picture(120, 90, seed=4)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(encode_file(image, "JPEG", quality=95))
+    from PIL import Image
+
+    decoded = np.asarray(Image.open(path).convert("RGB"))
+    expected = Encoder.from_weights(weights, backend="numpy").encode(decoded)
+    with running_service(weights, "--token", "t0ken", "--cache-dir", str(tmp_path / "disk"), cache=tmp_path) as url:
+        client = EmbeddingClient(url, token="t0ken", cache_folder=tmp_path / "local")
+        embedding = client.embed(path)
+        assert embedding.original_size == (120, 90) and embedding.model_id == client.model["id"]
+        tolerance = 1e-3 * expected.features.std()  # float16 on the wire
+        np.testing.assert_allclose(embedding.features, expected.features, rtol=1e-3, atol=tolerance)
+        posts = [r for r in access_lines(tmp_path) if r["method"] == "POST"]
+        assert [(r["status"], r.get("cache")) for r in posts] == [(200, "miss")]
+
+        before = len(access_lines(tmp_path))
+        again = client.embed(str(path))  # the local cache answers: no request at all
+        np.testing.assert_array_equal(again.features, embedding.features)
+        assert len(access_lines(tmp_path)) == before
+
+        other = EmbeddingClient(url, token="t0ken", cache_folder=False, dtype="float32")
+        full = other.embed(path.read_bytes())  # known to the service: GET by key, no upload
+        np.testing.assert_array_equal(full.features, expected.features)
+        assert access_lines(tmp_path)[-1]["method"] == "GET" and access_lines(tmp_path)[-1]["cache"] == "hit"
+
+        # The device decodes on the embedding it got.
+        decoder = Decoder.from_weights(weights, backend="numpy")
+        out = decoder.predict(embedding.features, [[[40.0, 50.0]]], [[1]])
+        assert out.masks(embedding.original_size).shape == (1, 3, 120, 90)
+
+        with pytest.raises(ServiceResponseError, match="401") as info:
+            EmbeddingClient(url, token="wrong", cache_folder=False).embed(path)
+        assert info.value.status == 401 and info.value.code == "unauthorized"
+        with pytest.raises(InputError, match="image: expected a JPEG, PNG or WebP file"):
+            client.embed(b"GIF89a not supported")
+
+
+def test_a_client_leaving_mid_upload_and_a_restart_with_a_warm_disk_cache(weights, tmp_path) -> None:
+    data = encode_file(picture(seed=7))
+    disk = tmp_path / "disk"
+    with running_service(weights, "--cache-dir", str(disk), cache=tmp_path) as url:
+        host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(b"POST /v1/embeddings HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                      + f"Content-Length: {len(data)}\r\n\r\n".encode() + data[: len(data) // 2])
+        # The service stays up and the next upload works.
+        request = urllib.request.Request(url + "/v1/embeddings", data, {"Content-Type": "image/png"})
+        with urllib.request.urlopen(request, timeout=60) as r:
+            key, first = r.headers["ETag"].strip('"'), r.read()
+            assert r.headers["X-Cache"] == "miss"
+    assert [(line["method"], line["status"]) for line in access_lines(tmp_path)][-2:] == [("POST", 499), ("POST", 200)]
+
+    with running_service(weights, "--cache-dir", str(disk), cache=tmp_path) as url:
+        with urllib.request.urlopen(f"{url}/v1/embeddings/{key}", timeout=60) as r:
+            assert r.read() == first and r.headers["X-Cache"] == "hit"
+        with urllib.request.urlopen(f"{url}/healthz", timeout=10) as r:
+            assert json.loads(r.read())["batches"] == 0  # nothing encoded after the restart
