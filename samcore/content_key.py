@@ -13,7 +13,7 @@ from pathlib import Path
 
 #: The modules whose code turns image bytes into the encoder's input: decoding, EXIF
 #: orientation, resizing, normalisation. An edit to any of them changes every key.
-PREPROCESSING_MODULES = ("samcore.serve.images", "samcore.spec.preprocess")
+PREPROCESSING_MODULES = ("samcore.serve.images", "samcore.image_io", "samcore.spec.preprocess")
 
 
 @cache

@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 
+from samcore.image_io import ImageReadError, read_image
 from samcore.serve.errors import ServiceError
 from samcore.serve.settings import IMAGE_TYPES
 
@@ -19,29 +20,26 @@ def check_content_type(content_type: str | None) -> None:
 
 
 def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
-    """The image file in ``data`` as uint8 [H, W, 3] RGB, EXIF orientation applied.
+    """The image file in ``data`` as uint8 [H, W, 3] RGB, EXIF orientation applied (``read_image``).
 
-    400 not_an_image (no JPEG/PNG/WebP inside), 400 truncated_image (the data ends early
-    or is corrupt), 413 too_many_pixels (H * W over ``max_pixels``: checked from the
-    header, before any pixel is decoded).
+    400 not_an_image (no JPEG/PNG/WebP inside), 413 too_many_pixels (H * W over
+    ``max_pixels``: checked from the header, before any pixel is decoded), 400
+    truncated_image (the pixel data ends early or is corrupt).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data), formats=sorted(set(IMAGE_TYPES.values())))
+        with Image.open(io.BytesIO(data), formats=sorted(set(IMAGE_TYPES.values()))) as header:
+            width, height = header.size
     except UnidentifiedImageError:
         raise ServiceError(400, "not_an_image", f"body: expected a JPEG, PNG or WebP file, got {len(data)} bytes "
                            "that are none of them") from None
     except Image.DecompressionBombError as exc:  # over Pillow's own limit (2 x Image.MAX_IMAGE_PIXELS)
         raise ServiceError(413, "too_many_pixels", f"image: expected at most {max_pixels} pixels ({exc})") from None
-    width, height = image.size
     if width * height > max_pixels:
         raise ServiceError(413, "too_many_pixels",
                            f"image: expected at most {max_pixels} pixels, got {width}x{height} = {width * height}")
     try:
-        image.load()
-        image = ImageOps.exif_transpose(image).convert("RGB")
-    except (OSError, SyntaxError, ValueError) as exc:  # Pillow's "truncated" / "broken data stream" errors
-        raise ServiceError(400, "truncated_image", f"image: the {image.format} file is truncated or corrupt "
-                           f"({exc})") from None
-    return np.asarray(image, dtype=np.uint8)
+        return read_image(data, max_pixels)
+    except ImageReadError as exc:
+        raise ServiceError(400, "truncated_image", f"image: the file is truncated or corrupt ({exc})") from None
