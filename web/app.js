@@ -8,11 +8,11 @@ ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 
 const DRAG_PIXELS = 5; // a press that moves further than this (screen pixels) draws a box
-const COLORS = { mask: [30, 144, 255, 130], preview: [255, 193, 7, 110] };
+const COLORS = { mask: [236, 64, 122, 140], preview: [255, 193, 7, 120] };
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
-const context = canvas.getContext("2d");
+const context = canvas.getContext("2d", { willReadFrequently: true });
 
 const state = {
   model: null, // GET /v1/models entry
@@ -147,6 +147,7 @@ function requestDecode(points, box, target) {
 }
 
 async function drain() {
+  await null; // let requestDecode store this promise in `running` before the loop can finish
   for (let next = waiting.mask ? "mask" : "preview"; waiting[next]; next = waiting.mask ? "mask" : "preview") {
     const { points, box, version } = waiting[next];
     delete waiting[next];
