@@ -34,6 +34,24 @@ from samcore.client import image_file
 from samcore.content_key import content_key
 
 
+def random_sam(folder: pathlib.Path, preset: str) -> pathlib.Path:
+    """A whole SAM (image encoder + decoder) of seeded random weights in ``preset``'s layout, written to ``folder``."""
+    from samcore.cli import main as samcore_main
+
+    weights = folder / f"{preset}.safetensors"
+    samcore_main(["random-weights", str(weights), "--preset", preset, "--encoder"])
+    return weights
+
+
+def write_json(path: str, fields: dict) -> None:
+    """Write ``fields`` and this machine's details as JSON to ``path``."""
+    out = pathlib.Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()}
+    out.write_text(json.dumps({"machine": machine, **fields}, indent=2))
+    print(f"wrote {out}")
+
+
 def free_port() -> int:
     """A TCP port free on 127.0.0.1 now."""
     with socket.socket() as s:
@@ -159,12 +177,7 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/service.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        weights = args.weights
-        if weights is None:
-            from samcore.cli import main as samcore_main
-
-            weights = pathlib.Path(tmp) / "tiny_sam.safetensors"
-            samcore_main(["random-weights", str(weights), "--preset", "tiny", "--encoder"])
+        weights = args.weights or random_sam(pathlib.Path(tmp), "tiny")
         options = ["--max-batch", str(args.max_batch), "--max-queue", str(args.max_queue)]
         result = run(weights, args.clients, args.images, options, time_limit=args.time_limit)
     print(f"{'clients x images':>16} {'200':>5} {'lost':>4} {'503s':>5} {'p50 ms':>8} {'p95 ms':>8} "
@@ -172,12 +185,7 @@ def main() -> None:
     print(f"{args.clients:>7} x {args.images:<6} {result['answered_200']:>5} {result['lost']:>4} "
           f"{result['responses_503']:>5} {result['p50_ms']:>8.0f} {result['p95_ms']:>8.0f} "
           f"{result['images_per_s']:>6.1f} {result['encoder_batches']:>7} {result['server_peak_rss_mb']:>11.0f}")
-    out = pathlib.Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    machine = {"platform": platform.platform(), "cpus": os.cpu_count(), "load_average": os.getloadavg()}
-    out.write_text(json.dumps({"machine": machine, "weights": str(args.weights or "random tiny"), **result},
-                              indent=2))
-    print(f"wrote {out}")
+    write_json(args.json, {"weights": str(args.weights or "random tiny"), **result})
 
 
 if __name__ == "__main__":

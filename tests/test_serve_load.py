@@ -11,8 +11,6 @@ import pytest
 pytest.importorskip("uvicorn")
 pytest.importorskip("PIL")
 
-from samcore.cli import main
-
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "service.py"
 
 
@@ -20,8 +18,7 @@ def test_every_request_of_a_small_load_is_answered(tmp_path) -> None:
     spec = importlib.util.spec_from_file_location("service_benchmark", BENCHMARK)
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    weights = tmp_path / "tiny.safetensors"
-    assert main(["random-weights", str(weights), "--preset", "tiny", "--encoder"]) == 0
+    weights = benchmark.random_sam(tmp_path, "tiny")
     # A queue of 2 for 8 clients: uploads refused with 503 (likely, not certain) must be answered on retry.
     result = benchmark.run(weights, clients=8, images=3, server_options=["--max-batch", "2", "--max-queue", "2"],
                            time_limit=120)
