@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from samcore.image_io import ImageReadError, read_image
+from samcore.image_io import ImageFileError, read_image
 from samcore.serve.errors import ServiceError
 from samcore.serve.settings import IMAGE_TYPES
 
@@ -41,5 +41,5 @@ def decode_image(data: bytes, max_pixels: int) -> np.ndarray:
                            f"image: expected at most {max_pixels} pixels, got {width}x{height} = {width * height}")
     try:
         return read_image(data, max_pixels)
-    except ImageReadError as exc:
+    except ImageFileError as exc:
         raise ServiceError(400, "truncated_image", f"image: the file is truncated or corrupt ({exc})") from None
