@@ -1,5 +1,5 @@
 """The page in headless Chromium (Debian's chromium, driven by Playwright): the service encodes a
-known image, the browser decodes clicks and a box with onnxruntime-web, and its masks equal the
+known image, the browser decodes a hover, clicks and a box with onnxruntime-web, and its masks equal the
 Python decoder's on the same embedding. A screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
@@ -77,16 +77,22 @@ def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
             def at(x: float, y: float) -> tuple[float, float]:
                 return canvas["x"] + x * canvas["width"] / width, canvas["y"] + y * canvas["height"] / height
 
-            def browser_state() -> tuple[np.ndarray, list[dict], list[float] | None]:
+            def browser_mask(name: str = "mask") -> np.ndarray:
                 page.evaluate("window.samcore.settled()")
-                flat = page.evaluate("Array.from(window.samcore.state.mask)")
-                prompts = page.evaluate("[window.samcore.state.points, window.samcore.state.box]")
-                return np.array(flat, bool).reshape(height, width), *prompts
+                flat = page.evaluate(f"Array.from(window.samcore.state.{name})")
+                return np.array(flat, bool).reshape(height, width)
+
+            def browser_state() -> tuple[np.ndarray, list[dict], list[float] | None]:
+                mask = browser_mask()
+                return mask, *page.evaluate("[window.samcore.state.points, window.samcore.state.box]")
 
             results = {}
-            page.mouse.click(*at(135.5, 120.5))  # foreground click on the disc
+            page.mouse.move(*at(135.5, 120.5))  # hover: a preview of a click here
+            preview = browser_mask("preview")
+            page.mouse.click(*at(135.5, 120.5))  # foreground click on the disc, where the mouse is
             mask, points, box = browser_state()
             assert [p["label"] for p in points] == [1] and box is None
+            results["hover"] = iou(preview, python_mask(predictor, points, box))
             results["click"] = iou(mask, python_mask(predictor, points, box))
 
             page.keyboard.down("Shift")
