@@ -115,7 +115,10 @@ def image_file(image: str | os.PathLike | bytes | np.ndarray) -> tuple[bytes, st
         Image.fromarray(image).save(buffer, "PNG")
         return buffer.getvalue(), "image/png"
     if isinstance(image, (str, os.PathLike)):
-        data = Path(image).read_bytes()
+        try:
+            data = Path(image).read_bytes()
+        except FileNotFoundError:
+            raise InputError(f"image: expected an image file, got {os.fspath(image)!r}: no such file") from None
     elif isinstance(image, (bytes, bytearray, memoryview)):
         data = bytes(image)
     else:

@@ -289,3 +289,25 @@ def test_the_caches_bounds_evict_the_least_recently_used(tmp_path) -> None:
     assert sorted(p.stem for p in tmp_path.glob("*.safetensors")) == keys[1:]
     with pytest.raises(ValueError, match="key: expected 64 lowercase hex digits"):
         cache.get("../../etc/passwd")
+
+
+def test_settings_and_client_inputs_are_checked(tmp_path) -> None:
+    from samcore.client import EmbeddingClient, image_file
+    from samcore.errors import InputError, InputTypeError
+
+    with pytest.raises(InputError, match="max_batch: expected a positive int, got 0"):
+        ServiceSettings(max_batch=0)
+    with pytest.raises(InputError, match="max_wait_ms: expected a number >= 0, got -1"):
+        ServiceSettings(max_wait_ms=-1)
+    with pytest.raises(InputError, match=r"missing\.png'?: no such file"):
+        image_file(tmp_path / "missing.png")
+    with pytest.raises(InputError, match=r"image: expected a uint8 array \[H, W, 3\], got float32"):
+        image_file(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(InputTypeError, match="image: expected a path, file bytes or a uint8 array, got int"):
+        image_file(3)
+    with pytest.raises(InputError, match="dtype: expected 'float16' or 'float32', got 'int8'"):
+        EmbeddingClient("http://127.0.0.1:9", dtype="int8")
+    data, content_type = image_file(picture())
+    assert content_type == "image/png" and data.startswith(b"\x89PNG")
+    assert image_file(encode_file(picture(), "WEBP"))[1] == "image/webp"
+    assert image_file(encode_file(picture(), "JPEG"))[1] == "image/jpeg"

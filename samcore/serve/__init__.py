@@ -6,5 +6,5 @@
 encoder's bounded batch queue), ``cache`` (memory + disk), ``images`` (upload decoding),
 ``errors`` (JSON errors), ``auth`` (bearer token), ``access_log`` (JSON access logs),
 ``web`` (the page), ``model`` (model description, the browser's ONNX decoder),
-``settings`` (limits).
+``encoding`` (an ``Encoder`` as the batch callable), ``settings`` (limits).
 """

@@ -79,7 +79,7 @@ def create_app(
     async def healthz(request: Request) -> JSONResponse:
         queue = service.queue
         return JSONResponse({"status": "ok", "model": model.sha256, "queue_waiting": queue.waiting,
-                             "queue_limit": settings.max_queue, "batches": len(queue.batches),
+                             "queue_limit": settings.max_queue, "batches": queue.batches,
                              "cache_entries": len(service.cache)})
 
     async def service_error(request: Request, exc: ServiceError) -> Response:

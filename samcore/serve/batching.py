@@ -35,7 +35,7 @@ class BatchQueue:
                  retry_after_s: int) -> None:
         self.encode_batch, self.max_batch, self.max_wait = encode_batch, max_batch, max_wait_ms / 1e3
         self.max_queue, self.retry_after_s = max_queue, retry_after_s
-        self.batches: list[int] = []  # sizes of the batches run so far (for tests and /healthz)
+        self.batches = 0  # batches run so far (/healthz)
         self._queue: asyncio.Queue | None = None
         self._worker: asyncio.Task | None = None
         self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="samcore-encoder")
@@ -90,7 +90,7 @@ class BatchQueue:
             batch = [(image, future) for image, future in batch if not future.done()]  # drop cancelled waits
             if not batch:
                 continue
-            self.batches.append(len(batch))
+            self.batches += 1
             outcomes = await loop.run_in_executor(self._thread, self._encode, [image for image, _ in batch])
             for (_, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():

@@ -14,6 +14,7 @@ import threading
 from pathlib import Path
 
 from samcore.cache import write_atomic
+from samcore.errors import InputError
 
 _KEY = re.compile(r"[0-9a-f]{64}")
 SUFFIX = ".safetensors"
@@ -70,7 +71,7 @@ class EmbeddingCache:
 
     def _path(self, key: str) -> Path:
         if not is_key(key):
-            raise ValueError(f"key: expected 64 lowercase hex digits, got {key!r}")
+            raise InputError(f"key: expected 64 lowercase hex digits, got {key!r}")
         return self.folder / f"{key}{SUFFIX}"
 
     def _remember(self, key: str, data: bytes) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from samcore.errors import InputError
+
 #: Content types accepted by ``POST /v1/embeddings`` (the body is the image file itself).
 IMAGE_TYPES = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 
@@ -35,7 +37,7 @@ class ServiceSettings:
     def __post_init__(self) -> None:
         for name in ("max_batch", "max_queue", "max_body_bytes", "max_pixels", "retry_after_s"):
             if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive int, got {getattr(self, name)!r}")
+                raise InputError(f"{name}: expected a positive int, got {getattr(self, name)!r}")
         for name in ("max_wait_ms", "memory_cache_bytes", "disk_cache_bytes"):
             if getattr(self, name) < 0:
-                raise ValueError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
+                raise InputError(f"{name}: expected a number >= 0, got {getattr(self, name)!r}")
