@@ -31,3 +31,11 @@ class BackendError(SamcoreError, ValueError):
 
 class MissingExtraError(SamcoreError, ImportError):
     """An optional dependency (an extra of the distribution) is not installed."""
+
+
+class ServiceResponseError(SamcoreError, RuntimeError):
+    """The embedding service could not be reached or answered with an error (``status``, ``code``)."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code

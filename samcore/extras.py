@@ -21,6 +21,8 @@ EXTRA_OF_MODULE = {
     "PIL": "image",
     "scipy": "everything",
     "tqdm": "everything",
+    "uvicorn": "serve",
+    "starlette": "serve",
     "pytest": "conformance",
     "hypothesis": "conformance",
     # First-party backends' packages, missing when installed without them.

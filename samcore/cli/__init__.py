@@ -39,13 +39,14 @@ from samcore.cli import (
     predict,
     random_weights,
     segment,
+    serve,
     verify,
 )
 from samcore.cli.errors import Parser, report
 from samcore.extras import DISTRIBUTION
 
 # Each module adds its subcommand(s); order is the order `samcore --help` lists them.
-COMMANDS = (predict, encode, segment, everything, backends, export, verify, convert, info, random_weights, cache)
+COMMANDS = (predict, encode, segment, everything, backends, export, verify, convert, info, random_weights, cache, serve)
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
