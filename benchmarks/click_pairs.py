@@ -8,7 +8,8 @@ the median of its clicks, and each decoder's ratio to the official ONNX decoder 
 within the round. Prints medians over rounds, writes JSON. Same weights, embedding and
 prompt as ``decoder.py`` (ViT-B preset, one foreground click plus SAM's padding point).
 
-    python benchmarks/click_pairs.py [--rounds 12] [--only onnx numpy] [--json benchmarks/results/click_pairs.json]
+    python benchmarks/click_pairs.py [--rounds 12] [--only "samcore onnx" "samcore torch float32"]
+                                     [--json benchmarks/results/click_pairs.json]
 """
 
 from __future__ import annotations
@@ -52,8 +53,7 @@ def main() -> None:
     official = _official_runners(params, config, args.threads, embedding)
     if OFFICIAL_ONNX not in official:
         raise SystemExit("the official ONNX decoder is needed (segment-anything, torch, onnx, onnxruntime)")
-    runners = {name: run for name, (run, _) in _samcore_runners(params, config, embedding).items()
-               if any(text in name for text in args.only)}
+    runners = {name: run for name, (run, _) in _samcore_runners(params, config, embedding, args.only).items()}
     runners[OFFICIAL_ONNX] = official[OFFICIAL_ONNX][0]
     peak = sgemm_gflops()
 

@@ -49,7 +49,8 @@ def attend_image(attn: Attention, q: torch.Tensor, image: torch.Tensor, image_pe
     d = wk.shape[0] // heads
     qh = split_heads(attn.q_proj(q), heads)
     g = ((qh * (1 / math.sqrt(d))) @ wk.view(heads, d, -1)).reshape(b, heads * n, -1)  # [B, heads N, C]
-    r = F.scaled_dot_product_attention(g, image_pe, image, scale=1.0).view(b, heads, n, -1)  # [B, heads, N, C]
+    scores = g @ image_pe.transpose(1, 2)  # [B, heads N, HW]
+    r = (torch.softmax(scores, dim=-1) @ image).view(b, heads, n, -1)  # [B, heads, N, C]
     out = r @ wv.view(heads, d, -1).transpose(1, 2) + attn.v_proj.bias.view(heads, 1, d)
     return attn.out_proj(merge_heads(out))
 

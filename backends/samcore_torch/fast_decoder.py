@@ -42,7 +42,7 @@ class FastDecoder:
         [B, N], mask input [B, 1, 4h, 4w] or None -> (logits [B, M, 4h, 4w], IoU [B, M]),
         M = T-1 masks (tokens 1..) with ``multimask_output``, 1 (token 0) without."""
         encoder, decoder = self.module.prompt_encoder, self.module.mask_decoder
-        _, c, h, w = features.embedding.shape
+        h, w = features.embedding.shape[-2:]
         batch = point_coords.shape[0]
         sparse = encoder.embed_points(point_coords, point_labels, self.config.frame_size((h, w)))
         output_tokens = torch.cat([decoder.iou_token.weight, decoder.mask_tokens.weight])
