@@ -30,7 +30,7 @@ from samcore.weights import save_tensors
 
 torch = pytest.importorskip("torch")
 
-from samcore_torch import SamDecoder, TorchBackend  # noqa: E402  (SamDecoder imports torch)
+from samcore_torch import FastDecoder, SamDecoder, TorchBackend  # noqa: E402  (SamDecoder imports torch)
 from samcore_torch.backend import ieee_float32  # noqa: E402
 
 
@@ -193,8 +193,6 @@ def test_set_image_features_are_computed_once(monkeypatch) -> None:
 @pytest.mark.parametrize("multimask_output", [True, False])
 def test_fast_decoder_equals_the_module(multimask_output: bool) -> None:
     """``FastDecoder`` (what the backend runs) and ``SamDecoder.forward`` on the same weights, batch and mask input."""
-    from samcore_torch.fast_decoder import FastDecoder
-
     config, grid = CONFIGS["odd"]
     params = random_params(config, seed=9)
     module = SamDecoder.from_params(params, config)
