@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from samcore_torch.fast_features import ImageFeatures
 
 #: Prompts decoded together on the CPU: one prompt's image tokens (4 MB at ViT-B size) stay
-#: in cache better than a batch's. Other devices take the whole batch at once.
+#: in cache better than a batch's (docs/benchmarks.md). Other devices take the whole batch at once.
 CPU_PROMPTS_PER_STEP = 1
 
 
