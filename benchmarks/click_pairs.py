@@ -8,7 +8,8 @@ the median of its clicks, and each decoder's ratio to the official ONNX decoder 
 within the round. Prints medians over rounds, writes JSON. Same weights, embedding and
 prompt as ``decoder.py`` (ViT-B preset, one foreground click plus SAM's padding point).
 
-    python benchmarks/click_pairs.py [--rounds 12] [--only onnx numpy] [--json benchmarks/results/click_pairs.json]
+    python benchmarks/click_pairs.py [--rounds 12] [--only "samcore onnx" "samcore torch float32"]
+                                     [--json benchmarks/results/click_pairs.json]
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="untimed clicks at the start of a block")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--only", nargs="+", metavar="TEXT", default=["samcore onnx", "samcore numpy"],
-                        help="samcore decoders whose name contains one (the official ONNX decoder always runs)")
+                        help="decoders whose name contains one (also 'official torch'; the official ONNX always runs)")
     parser.add_argument("--json", default="benchmarks/results/click_pairs.json", help="where to write the record")
     args = parser.parse_args()
 
@@ -52,8 +53,9 @@ def main() -> None:
     official = _official_runners(params, config, args.threads, embedding)
     if OFFICIAL_ONNX not in official:
         raise SystemExit("the official ONNX decoder is needed (segment-anything, torch, onnx, onnxruntime)")
-    runners = {name: run for name, (run, _) in _samcore_runners(params, config, embedding).items()
-               if any(text in name for text in args.only)}
+    runners = {name: run for name, (run, _) in _samcore_runners(params, config, embedding, args.only).items()}
+    runners |= {name: run for name, (run, _) in official.items()  # the official ONNX decoder always, last
+                if name != OFFICIAL_ONNX and any(text in name for text in args.only)}
     runners[OFFICIAL_ONNX] = official[OFFICIAL_ONNX][0]
     peak = sgemm_gflops()
 

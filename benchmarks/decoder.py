@@ -101,14 +101,17 @@ def _model_file_mb(names: Sequence[str]) -> dict[str, float]:
     return sizes
 
 
-def _samcore_runners(params, config, embedding) -> dict[str, tuple[Callable, float]]:
-    """name -> (run(coords, labels), set_image ms) for every available backend and dtype."""
+def _samcore_runners(params, config, embedding, only=None) -> dict[str, tuple[Callable, float]]:
+    """name -> (run(coords, labels), set_image ms) for every available backend and dtype (with
+    ``only``: those whose name "samcore BACKEND DTYPE" contains one of its strings; no other is built)."""
     runners = {}
     for row in list_backends():
         if not row.availability.available:
             print(f"skipping {row.name}: {row.availability.reason}")
             continue
         for dtype in row.dtypes:
+            if only and not any(text in f"samcore {row.name} {dtype}" for text in only):
+                continue
             if (row.name, dtype) in SKIPPED:
                 print(f"skipping {row.name} {dtype}: {SKIPPED[row.name, dtype]}")
                 continue
@@ -159,7 +162,8 @@ def main() -> None:
     peak = sgemm_gflops()
     gflop = decoder_gflop(config, GRID, tokens=config.num_mask_tokens + 1 + 2, masks=config.num_mask_tokens - 1)
 
-    runners = _samcore_runners(params, config, embedding) | _official_runners(params, config, args.threads, embedding)
+    runners = _samcore_runners(params, config, embedding, args.only)
+    runners |= _official_runners(params, config, args.threads, embedding)
     if args.only:
         runners = {name: runner for name, runner in runners.items() if any(text in name for text in args.only)}
 

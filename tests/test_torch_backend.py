@@ -2,7 +2,8 @@
 
 Official key names both ways (our state_dict is Meta's, Meta's state_dict loads into
 ours), and equality with ``samcore.spec`` within the backend's declared tolerance for
-every dtype, on a small config and on the ViT-B preset.
+every dtype, on a small config and on the ViT-B preset. The backend runs the fast path
+(``FastDecoder``): per-image features from ``set_image`` reused, equal to the module's forward.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from samcore.weights import save_tensors
 
 torch = pytest.importorskip("torch")
 
-from samcore_torch import SamDecoder, TorchBackend  # noqa: E402  (SamDecoder imports torch)
+from samcore_torch import FastDecoder, SamDecoder, TorchBackend  # noqa: E402  (SamDecoder imports torch)
 from samcore_torch.backend import ieee_float32  # noqa: E402
 
 
@@ -158,6 +159,54 @@ def test_module_from_a_decoders_params_matches_spec() -> None:
                       torch.from_numpy(labels), None, False)
     spec = decode(params, config, case.image_embedding, case.point_coords, case.point_labels, case.boxes, None, False)
     _within("module", ours, spec, FLOAT32_TOLERANCE)
+
+
+# --- the fast path: per-image features once, the module's outputs -------------------------------
+
+
+@pytest.mark.parametrize("kinds", ["points+box", "points+mask"])
+def test_after_set_image_matches_spec(kinds: str) -> None:
+    """set_image's features (and, with mask input, the per-prompt image side) give the spec's outputs."""
+    checks.check_matches_spec("torch", CaseRecipe("tiny", 7, 3, kinds, 4, (-1, 0, 1), True), set_image=True)
+
+
+def test_set_image_features_are_computed_once(monkeypatch) -> None:
+    """Predictions after set_image reuse its features; another embedding gets its own, never stale ones."""
+    config, grid = CONFIGS["tiny"]
+    params = random_params(config, seed=4)
+    dec = Decoder(params, config, backend="torch")
+    case = build_case(config, (grid, grid), 6, 2, "points", 2, (-1, 0, 1), True)
+    calls = []
+    compute = dec.backend.fast.image_features
+    monkeypatch.setattr(dec.backend.fast, "image_features", lambda e: calls.append(e) or compute(e))
+    dec.set_image(case.image_embedding)
+    for _ in range(2):
+        dec.predict(point_coords=case.point_coords, point_labels=case.point_labels)
+    assert len(calls) == 1
+    other = case.image_embedding + np.float32(1)
+    got = dec.predict(other, point_coords=case.point_coords, point_labels=case.point_labels)
+    assert len(calls) == 2
+    spec = decode(params, config, other, case.point_coords, case.point_labels, None, None, True)
+    _within("another embedding", (got.low_res_logits, got.iou_predictions), spec, FLOAT32_TOLERANCE)
+
+
+@pytest.mark.parametrize("multimask_output", [True, False])
+def test_fast_decoder_equals_the_module(multimask_output: bool) -> None:
+    """``FastDecoder`` (what the backend runs) and ``SamDecoder.forward`` on the same weights, batch and mask input."""
+    config, grid = CONFIGS["odd"]
+    params = random_params(config, seed=9)
+    module = SamDecoder.from_params(params, config)
+    case = build_case(config, (grid, grid), 8, 3, "points+box+mask", 3, (-1, 0, 1), multimask_output)
+    coords, labels = (torch.from_numpy(a) for a in gather_point_prompts(case.point_coords, case.point_labels,
+                                                                         case.boxes))
+    embedding = torch.from_numpy(case.image_embedding)
+    fast = FastDecoder(module, params, config)
+    with torch.inference_mode():
+        features = fast.image_features(embedding)
+        for mask in (None, torch.from_numpy(case.mask_input)):
+            ours = fast(features, coords, labels, mask, multimask_output)
+            _within("fast vs module", ours, module(embedding, coords, labels, mask, multimask_output),
+                    FLOAT32_TOLERANCE)
 
 
 # --- ViT-B preset ----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``TorchBackend``: ``SamDecoder`` behind samcore's Backend protocol.
+"""``TorchBackend``: ``SamDecoder``'s weights, run the fast way (``FastDecoder``), behind
+samcore's Backend protocol: ``set_image`` does the per-image work once, ``decode`` the rest.
 
 torch is imported only inside the methods, so this module (and the entry point
 naming it) loads where torch is not installed.
@@ -12,13 +13,19 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Backend, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.extras import pip_hint
 from samcore.inputs import Prompts
 
 if TYPE_CHECKING:
     import torch
+
+    from samcore_torch.fast_features import ImageFeatures
+
+#: Prompts decoded together on the CPU: one prompt's image tokens (4 MB at ViT-B size) stay
+#: in cache better than a batch's (docs/benchmarks.md). Other devices take the whole batch at once.
+CPU_PROMPTS_PER_STEP = 1
 
 
 @contextlib.contextmanager
@@ -50,7 +57,9 @@ def ieee_float32(active: bool = True) -> Iterator[None]:
 
 
 class TorchBackend(Backend):
-    """Runs ``samcore_torch.SamDecoder`` on CUDA, MPS or the CPU in float32, float16 or bfloat16.
+    """Runs ``samcore_torch.SamDecoder``'s weights the fast way (``samcore_torch.FastDecoder``:
+    ``samcore.fast``'s algebra in torch ops) on CUDA, MPS or the CPU in float32, float16 or bfloat16.
+    ``module`` is the plain ``SamDecoder`` (official keys) holding the weights.
 
     Every dtype computes in that dtype on every device, with no float32 fallback: torch has
     CPU kernels for all the decoder's ops in float16 and bfloat16. On CPUs without native
@@ -71,7 +80,8 @@ class TorchBackend(Backend):
     # Its tail comes from mask prompts: the mask downscaler's LayerNorm2d over 4 channels divides by
     # their spread, which amplifies input/weight rounding where a pixel's channels nearly agree
     # (dense-embedding error over 3200 masks: bfloat16 median 0.08, max 1.1; float16 0.01, 0.10).
-    # Bounds: about 2x the worst measured tail for logits, 3-4x for IoU.
+    # Bounds: about 2x the worst measured tail for logits, 3-4x for IoU. The fast path (FastDecoder) on 10 / 7
+    # more ViT-B cases (every prompt kind): bfloat16 worst 0.145 logits, 0.011 IoU; float16 0.016, 0.0011.
     tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {
         "float32": FLOAT32_TOLERANCE,
         "float16": {"low_res_logits": Tolerance(0.2), "iou_predictions": Tolerance(0.01)},
@@ -94,15 +104,19 @@ class TorchBackend(Backend):
         return Availability(True, version=torch.__version__, devices=tuple(devices))
 
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
-        """Build ``SamDecoder`` once from ``params`` and move it to ``device`` and ``dtype``."""
+        """Build ``SamDecoder`` once from ``params``, move it to ``device`` and ``dtype``, and
+        prepare its fast path."""
         super().__init__(params, config, device, dtype)
         import torch
 
+        from samcore_torch.fast_decoder import FastDecoder
         from samcore_torch.module import SamDecoder
 
         self._device = torch.device(device)
         self._dtype = getattr(torch, dtype)
         self.module = SamDecoder.from_params(params, config).to(device=self._device, dtype=self._dtype).eval()
+        self.fast = FastDecoder(self.module, params, config)
+        self._image: tuple[np.ndarray, ImageFeatures] | None = None  # set_image's embedding, its features
 
     def _tensor(self, array: np.ndarray) -> torch.Tensor:
         """A float NumPy array as a tensor on the backend's device, in its dtype."""
@@ -110,20 +124,41 @@ class TorchBackend(Backend):
 
         return torch.from_numpy(np.ascontiguousarray(array)).to(self._device, self._dtype)
 
+    def _precision(self) -> contextlib.AbstractContextManager[None]:
+        """Full float32 matmuls for float32 on CUDA (``ieee_float32``), nothing elsewhere."""
+        return ieee_float32(self._device.type == "cuda" and self.dtype == "float32")
+
+    def _features(self, image_embedding: np.ndarray) -> ImageFeatures:
+        """The per-image features of ``set_image``'s very array, else computed now (inference mode)."""
+        if self._image is not None and self._image[0] is image_embedding:
+            return self._image[1]
+        with self._precision():
+            return self.fast.image_features(self._tensor(image_embedding))
+
+    def set_image(self, image_embedding: np.ndarray) -> None:
+        """The per-image work for [1, C, h, w], once for every following ``decode``."""
+        import torch
+
+        self._image = None
+        with torch.inference_mode():
+            self._image = (image_embedding, self._features(image_embedding))
+
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Checked embedding [1, C, h, w] and prompts -> float32 logits [B, M, 4h, 4w], IoU [B, M]."""
         import torch
 
-        p = prompts
-        coords, labels = p.labelled_points()
-        with torch.inference_mode(), ieee_float32(self._device.type == "cuda" and self.dtype == "float32"):
-            logits, iou = self.module(
-                self._tensor(image_embedding),
-                self._tensor(coords),
-                torch.from_numpy(labels).to(self._device),
-                None if p.mask_input is None else self._tensor(p.mask_input),
-                multimask_output,
-            )
-            return logits.float().cpu().numpy(), iou.float().cpu().numpy()
+        coords, labels = prompts.labelled_points()
+        step = CPU_PROMPTS_PER_STEP if self._device.type == "cpu" else max(prompts.batch, 1)
+        with torch.inference_mode():
+            features = self._features(image_embedding)
+
+            def decode_step(part: slice) -> tuple[np.ndarray, np.ndarray]:
+                mask = None if prompts.mask_input is None else self._tensor(prompts.mask_input[part])
+                with self._precision():
+                    logits, iou = self.fast(features, self._tensor(coords[part]),
+                                            torch.from_numpy(labels[part]).to(self._device), mask, multimask_output)
+                return logits.float().cpu().numpy(), iou.float().cpu().numpy()
+
+            return decode_in_steps(prompts.batch, step, decode_step)
