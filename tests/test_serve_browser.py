@@ -1,6 +1,7 @@
 """The page in headless Chromium (Debian's chromium, driven by Playwright): the service encodes a
-known image, the browser decodes a hover, clicks and a box with onnxruntime-web, and its masks equal the
-Python decoder's on the same embedding. A screenshot is kept under test-artifacts/."""
+known image, the browser decodes a hover, clicks and a box with onnxruntime-web running samcore's web
+graphs (per image, per prompt), and its masks match the Python decoder's on the same embedding
+(IoU >= 0.99). A screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
 
@@ -68,6 +69,9 @@ def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
             page.set_input_files("#file", str(image_path))
             page.wait_for_function("window.samcore.state.embedding !== null", timeout=60_000)
             key = page.evaluate("window.samcore.state.embedding.key").strip('"')
+            # the page decodes with samcore's web graphs: the per-image graph ran on the embedding
+            features = page.evaluate("Object.keys(window.samcore.state.imageFeatures).sort()")
+            assert features == sorted(["tokens", "pe", "t2i_keys", "t2i_values", "i2t_queries", "upscale_base"])
             with urllib.request.urlopen(f"{url}/v1/embeddings/{key}", timeout=60) as r:  # float16, as the page got
                 embedding = Embedding.from_bytes(r.read())
             predictor = Predictor(Decoder.from_weights(weights, backend="numpy"))

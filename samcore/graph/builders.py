@@ -27,7 +27,14 @@ from samcore.fast import ImageFeatures, decode_fast, image_features
 from samcore.graph.emitters import ONNXRUNTIME
 from samcore.graph.tracer import Emitters, Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
-from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
+from samcore.spec.prompt_encoder import (
+    cell_centres,
+    dense_positional_encoding,
+    embed_mask,
+    embed_points,
+    no_mask_embedding,
+    positional_encoding,
+)
 
 F32 = np.float32
 
@@ -184,14 +191,7 @@ def fast_graphs(
     """
     h, w = grid
     embedding_shape = (1, config.embed_dim, h, w)
-    image = Graph(opset, emitters)
-    traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
-    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
-    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
-    constants = {name: value for name, value in fields.items() if name not in per_image}
-    for name, value in per_image.items():
-        image.output(value, name)
-
+    image, per_image, constants = _image_graph(params, config, grid, opset, emitters, pe_in_graph=False)
     prompt = Graph(opset, emitters)
     coords, labels, token_mask = prompt_inputs(prompt, prompt_dims, label_dtype)
     batch = prompt_dims[0]
@@ -207,6 +207,67 @@ def fast_graphs(
     logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output, token_mask)
     prompt.output(logits, "low_res_logits")
     prompt.output(iou, "iou_predictions")
+    return image, prompt
+
+
+def _image_graph(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    emitters: Emitters,
+    pe_in_graph: bool,
+) -> tuple[Graph, dict[str, Traced], dict[str, np.ndarray]]:
+    """The per-image graph (image_embedding [1, C, h, w] -> ``ImageFeatures``' traced fields,
+    by name) -> (graph, its outputs, the fields that are constants). ``pe_in_graph``: the
+    dense positional encoding is computed in the graph from the cells' centres ([HW, 2])
+    and is an output, instead of a constant ([HW, C]) of the graph that uses it."""
+    h, w = grid
+    image = Graph(opset, emitters)
+    pe = None
+    if pe_in_graph:
+        centres = cell_centres(grid).reshape(h * w, 2)
+        pe = positional_encoding(params, Traced(image, image.const(centres), F32, centres.shape))
+    traced = image_features(params, config, image.input("image_embedding", F32, (1, config.embed_dim, h, w)), pe)
+    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
+    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
+    constants = {name: value for name, value in fields.items() if name not in per_image}
+    for name, value in per_image.items():
+        image.output(value, name)
+    return image, per_image, constants
+
+
+def web_graphs(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    emitters: Emitters = ONNXRUNTIME,
+) -> tuple[Graph, Graph]:
+    """``samcore.fast`` for a browser page, as (per-image graph, per-prompt graph).
+
+    Per image (run once, when the embedding arrives): image_embedding [1, C, h, w] ->
+    tokens [1, HW, C], pe [HW, C] (computed from the cells' centres, not stored),
+    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4].
+
+    Per prompt: point_coords [B, N, 2] float32 (in the encoder's frame), point_labels
+    [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names),
+    orig_im_size [2] float32 (H, W) -> Meta's single-mask outputs: masks [B, 1, H, W]
+    (logits at the image's size, ``samcore.postprocess``'s resizing), iou_predictions
+    [B, 1], low_res_masks [B, 1, 4h, 4w]. All T masks are decoded and one is chosen as
+    ``SamOnnxModel`` chooses (token 0 for more than 2.5 points, else the best of the others).
+    """
+    image, per_image, _ = _image_graph(params, config, grid, opset, emitters, pe_in_graph=True)
+    prompt = Graph(opset, emitters)
+    coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
+    orig_im_size = prompt.input("orig_im_size", F32, (2,))
+    inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
+    features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
+    logits, iou = decode_fast(params, config, features, coords, labels, None, None)
+    masks, iou = _select_single_mask(logits, iou, coords)
+    prompt.output(_postprocess(masks, orig_im_size, config.frame_size(grid)), "masks")
+    prompt.output(iou, "iou_predictions")
+    prompt.output(masks, "low_res_masks")
     return image, prompt
 
 
