@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_helpers import encode_file, picture, running_service, write_small_sam
+from serve_helpers import encode_file, iou, picture, python_mask, running_service, write_small_sam
 
 from samcore.decoder import Decoder
 from samcore.embedding import Embedding
@@ -32,23 +32,6 @@ pytestmark = [
                        "chromium)"),
     pytest.mark.skipif(not ORT.is_file(), reason="onnxruntime-web is not installed (npm ci in web/)"),
 ]
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
-def python_mask(predictor: Predictor, points: list[dict], box: list[float] | None) -> np.ndarray:
-    """What Meta's single-mask ONNX model returns, from the Python decoder: the best of the
-    three multimask outputs when it sees at most two points (a click and the padding point,
-    or a box's corners), else the single-mask output."""
-    coords = np.array([[p["x"], p["y"]] for p in points]) if points else None
-    labels = np.array([p["label"] for p in points]) if points else None
-    multimask = len(points) + (2 if box else 1) <= 2
-    masks, scores, _ = predictor.predict(point_coords=coords, point_labels=labels,
-                                         box=None if box is None else np.array(box), multimask_output=multimask)
-    return masks[int(np.argmax(scores))]
 
 
 def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:

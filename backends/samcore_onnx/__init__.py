@@ -8,12 +8,10 @@ reports itself unavailable where the runtime is missing.
   plain spec as one model, for drop-in users.
 - ``export_fast_onnx(params, config, paths=None, *, grid, with_mask_input, multimask_output)``:
   the fast formulation as a per-image and a per-prompt model, what the backend runs.
-- ``export_web_onnx(params, config, *, grid)``: the fast formulation for a browser page
-  (per-image model, per-prompt model with Meta's single-mask outputs).
 - ``OnnxBackend``: ``samcore.Decoder(..., backend="onnx")``
 """
 
 from samcore_onnx.backend import OnnxBackend
-from samcore_onnx.export import export_fast_onnx, export_onnx, export_web_onnx
+from samcore_onnx.export import export_fast_onnx, export_onnx
 
-__all__ = ["OnnxBackend", "export_fast_onnx", "export_onnx", "export_web_onnx"]
+__all__ = ["OnnxBackend", "export_fast_onnx", "export_onnx"]

@@ -148,34 +148,6 @@ def export_fast_onnx(
     return models
 
 
-def export_web_onnx(
-    params: Mapping[str, np.ndarray],
-    config: DecoderConfig,
-    *,
-    grid: tuple[int, int] | None = None,
-    opset: int = 17,
-) -> FastModels:
-    """The fast formulation for a browser page (onnxruntime-web, WASM: standard ONNX ops
-    only) for embeddings of ``grid`` (h, w): ``image_features`` (run once per image) and
-    ``decode`` (per prompt, Meta's single-mask outputs at the image's size), see
-    ``samcore.graph.builders.web_graphs``. B and N are dynamic; no initializer holds
-    what the graph computes from the grid (the dense positional encoding).
-    """
-    from samcore.graph.builders import web_graphs
-
-    grid = tuple(grid) if grid is not None else default_grid(config)
-    arrays = _checked_params(params, config)
-    image, decode = web_graphs(arrays, config, grid, opset)
-    models = FastModels(
-        image.model("samcore_web_image", samcore.__version__), decode.model("samcore_web_prompt", samcore.__version__)
-    )
-    models.image_features.doc_string = "SAM decoder's per-image features for the browser, traced from samcore.fast"
-    models.decode.doc_string = "SAM decoder per prompt for the browser (Meta's single-mask outputs), from samcore.fast"
-    for model, interface in zip(models, ("web_image", "web_prompt"), strict=True):
-        _finish(model, arrays, config, grid, opset, None, {"samcore.interface": interface})
-    return models
-
-
 def _finish(
     model: onnx.ModelProto,
     arrays: Mapping[str, np.ndarray],

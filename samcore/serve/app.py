@@ -24,7 +24,7 @@ from samcore.serve.batching import EncodeBatch
 from samcore.serve.cache import is_key
 from samcore.serve.errors import ServiceError
 from samcore.serve.images import check_content_type
-from samcore.serve.model import WEB_PARTS, ModelInfo, web_decoder_onnx
+from samcore.serve.model import WEB_PARTS, ModelInfo
 from samcore.serve.service import EmbeddingService, payload
 from samcore.serve.settings import ServiceSettings
 from samcore.serve.web import CrossOriginIsolation, default_web_dir, web_routes
@@ -76,6 +76,8 @@ def create_app(
         part = request.path_params["part"]
         if part not in WEB_PARTS:
             raise ServiceError(404, "not_found", f"part: expected one of {list(WEB_PARTS)}, got {part!r}")
+        from samcore.serve.web_graphs import web_decoder_onnx  # onnx: imported when a browser asks
+
         path = await run_in_threadpool(web_decoder_onnx, model, part)
         return FileResponse(path, media_type="application/octet-stream", headers={"ETag": f'"{path.stem}"'})
 
