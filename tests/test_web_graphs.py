@@ -1,5 +1,6 @@
 """The browser's decoder graphs (``samcore.serve.web_graphs``) run in ONNX Runtime: their masks
-match the Python decoder's (Meta's single-mask choice, resized to the image), they hold no
+match the Python decoder's (Meta's single-mask choice; resized here by ``samcore.postprocess``,
+in the page by web/masks.js, which the browser test checks), they hold no
 [h, w]-sized constant, and they use only standard ONNX operators."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from serve_helpers import iou, python_mask
 from samcore.config import PRESETS
 from samcore.decoder import Decoder
 from samcore.embedding import Embedding
+from samcore.postprocess import postprocess_masks
 from samcore.predictor import Predictor
 from samcore.random_weights import random_params
 
@@ -41,7 +43,7 @@ def _feeds(points: list[dict], box: list[float] | None) -> dict[str, np.ndarray]
     labels = [p["label"] for p in points] + ([2, 3] if box else [-1])
     scale = 1024 / max(ORIGINAL)
     return {"point_coords": (np.array([coords], np.float32) * np.float32(scale)),
-            "point_labels": np.array([labels], np.int64), "orig_im_size": np.array(ORIGINAL, np.float32)}
+            "point_labels": np.array([labels], np.int64)}
 
 
 def test_the_web_graphs_masks_match_the_python_decoders(graphs) -> None:
@@ -56,8 +58,9 @@ def test_the_web_graphs_masks_match_the_python_decoders(graphs) -> None:
                "box": ([], [250.0, 150.0, 620.0, 480.0])}
     results = {}
     for name, (points, box) in prompts.items():
-        masks, scores, low_res = prompt.run(None, {**_feeds(points, box), **features})
-        assert masks.shape == (1, 1, *ORIGINAL) and scores.shape == (1, 1) and low_res.shape == (1, 1, 256, 256)
+        low_res, scores = prompt.run(None, {**_feeds(points, box), **features})
+        assert low_res.shape == (1, 1, 256, 256) and scores.shape == (1, 1)
+        masks = postprocess_masks(low_res, ORIGINAL, CONFIG.frame_size(GRID))
         results[name] = iou(masks[0, 0] > 0, python_mask(predictor, points, box))
     assert all(value >= 0.99 for value in results.values()), results
 

@@ -3,6 +3,7 @@
 // the per-image graph once when the embedding arrives, the per-prompt graph for every
 // prompt. Everything comes from this origin.
 import * as ort from "/ort/ort.wasm.min.mjs";
+import { maskAtImageSize } from "./masks.js";
 
 // wasmPaths resolves relative to the ort module, so it must be absolute.
 ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
@@ -117,8 +118,8 @@ async function chooseImage(file) {
 }
 
 // Prompts in image pixels -> the per-prompt graph's inputs: the prompts gathered as
-// labelled points in the encoder's frame (as Meta's SamOnnxModel takes them), the image's
-// size, and the per-image features.
+// labelled points in the encoder's frame (as Meta's SamOnnxModel takes them)
+// and the per-image features.
 function feeds(points, box) {
   const [H, W] = state.embedding.originalSize;
   const [h, w] = state.embedding.inputSize;
@@ -138,7 +139,6 @@ function feeds(points, box) {
     ...state.imageFeatures,
     point_coords: new ort.Tensor("float32", Float32Array.from(coords), [1, n, 2]),
     point_labels: new ort.Tensor("int64", BigInt64Array.from(labels, BigInt), [1, n]),
-    orig_im_size: new ort.Tensor("float32", new Float32Array([H, W]), [2]),
   };
 }
 
@@ -163,9 +163,10 @@ async function drain() {
     if (points.length || box) {
       const started = performance.now();
       const output = await state.session.run(feeds(points, box));
-      const logits = output.masks.data; // [1, 1, H, W] logits at the original size
-      mask = new Uint8Array(logits.length);
-      for (let i = 0; i < logits.length; i++) mask[i] = logits[i] > 0 ? 1 : 0;
+      const lowRes = output.low_res_masks; // [1, 1, 4h, 4w] logits of the chosen mask
+      const frame = [state.model.img_size, state.model.img_size];
+      mask = maskAtImageSize(lowRes.data, lowRes.dims.slice(2), frame, state.embedding.inputSize,
+        state.embedding.originalSize);
       state.lastDecodeMs = performance.now() - started;
       state.decodes += 1;
     }

@@ -251,23 +251,21 @@ def web_graphs(
     t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4].
 
     Per prompt: point_coords [B, N, 2] float32 (in the encoder's frame), point_labels
-    [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names),
-    orig_im_size [2] float32 (H, W) -> Meta's single-mask outputs: masks [B, 1, H, W]
-    (logits at the image's size, ``samcore.postprocess``'s resizing), iou_predictions
-    [B, 1], low_res_masks [B, 1, 4h, 4w]. All T masks are decoded and one is chosen as
-    ``SamOnnxModel`` chooses (token 0 for more than 2.5 points, else the best of the others).
+    [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names)
+    -> Meta's single mask: low_res_masks [B, 1, 4h, 4w] (logits), iou_predictions [B, 1].
+    All T masks are decoded and one is chosen as ``SamOnnxModel`` chooses (token 0 for
+    more than 2.5 points, else the best of the others). The resize to the image's size is
+    the page's (web/masks.js): two thin passes there cost less than two Resize nodes.
     """
     image, per_image, _ = _image_graph(params, config, grid, opset, emitters, pe_in_graph=True)
     prompt = Graph(opset, emitters)
     coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
-    orig_im_size = prompt.input("orig_im_size", F32, (2,))
     inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
     features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
     logits, iou = decode_fast(params, config, features, coords, labels, None, None)
     masks, iou = _select_single_mask(logits, iou, coords)
-    prompt.output(_postprocess(masks, orig_im_size, config.frame_size(grid)), "masks")
-    prompt.output(iou, "iou_predictions")
     prompt.output(masks, "low_res_masks")
+    prompt.output(iou, "iou_predictions")
     return image, prompt
 
 

@@ -31,9 +31,9 @@ def export_web_graphs(
     params: Mapping[str, np.ndarray], config: DecoderConfig, grid: tuple[int, int], opset: int = OPSET
 ) -> dict[str, onnx.ModelProto]:
     """The browser's graphs for embeddings of ``grid`` (h, w), by part: "image"
-    (image_embedding [1, C, h, w] -> the per-image features) and "prompt" (points, labels,
-    orig_im_size and the features -> Meta's single-mask masks [B, 1, H, W], iou_predictions
-    [B, 1], low_res_masks [B, 1, 4h, 4w]); B and N dynamic. Each passes ``onnx.checker``
+    (image_embedding [1, C, h, w] -> the per-image features) and "prompt" (points, labels
+    and the features -> Meta's single mask: low_res_masks [B, 1, 4h, 4w], iou_predictions
+    [B, 1]); B and N dynamic. Each passes ``onnx.checker``
     and carries samcore's metadata (version, weights sha256, interface, grid, opset)."""
     from samcore.graph.builders import web_graphs
 
