@@ -44,8 +44,9 @@ function axisTaps(low, frame, crop, out) {
 export function maskAtImageSize(logits, [lowH, lowW], frame, input, [H, W]) {
   const rows = axisTaps(lowH, frame[0], input[0], H);
   const cols = axisTaps(lowW, frame[1], input[1], W);
-  const wide = new Float32Array(lowH * W); // every low-res row resized along x
-  for (let y = 0; y < lowH; y++) {
+  const wide = new Float32Array(lowH * W); // the low-res rows the image's rows use, resized along x
+  const used = rows.index.reduce((top, index) => Math.max(top, index), 0) + 1;
+  for (let y = 0; y < used; y++) {
     const source = y * lowW;
     const target = y * W;
     for (let x = 0; x < W; x++) {

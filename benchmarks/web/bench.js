@@ -31,6 +31,7 @@ function feeds(variant, [x, y]) {
 async function click(variant, point) {
   const started = performance.now();
   const output = await variant.prompt.run(feeds(variant, point));
+  const decoded = performance.now();
   let mask;
   if (variant.kind === "samcore") {
     const lowRes = output.low_res_masks;
@@ -40,7 +41,7 @@ async function click(variant, point) {
     mask = new Uint8Array(logits.length);
     for (let i = 0; i < logits.length; i++) mask[i] = logits[i] > 0 ? 1 : 0;
   }
-  return [performance.now() - started, mask];
+  return [performance.now() - started, decoded - started, mask];
 }
 
 function packBase64(mask) {
@@ -61,7 +62,7 @@ for (const spec of config.variants) {
   for (const buffer of buffers) sessions.push(await ort.InferenceSession.create(buffer, options));
   const variant = { ...spec, prompt: sessions[sessions.length - 1], features: null };
   const result = { name: spec.name, bytes: buffers.reduce((n, b) => n + b.byteLength, 0),
-    load_ms: performance.now() - started, image_ms: null, click_ms: [], masks: [] };
+    load_ms: performance.now() - started, image_ms: null, click_ms: [], decode_ms: [], masks: [] };
   // The first click after the embedding arrives: the per-image graph (samcore) and one decode.
   const first = performance.now();
   if (spec.kind === "samcore") {
@@ -76,8 +77,9 @@ for (const spec of config.variants) {
 for (let round = 0; round < config.rounds; round++) {
   for (const [i, point] of config.clicks.entries()) {
     for (const [v, variant] of variants.entries()) {
-      const [ms, mask] = await click(variant, point);
+      const [ms, decodeMs, mask] = await click(variant, point);
       results[v].click_ms.push(ms);
+      results[v].decode_ms.push(decodeMs);
       if (round === 0) results[v].masks.push(packBase64(mask));
     }
   }
