@@ -24,7 +24,7 @@ import numpy as np
 
 from samcore.config import PROMPT_ENCODER, DecoderConfig
 from samcore.fast import ImageFeatures, decode_fast, image_features
-from samcore.graph.emitters import ONNXRUNTIME
+from samcore.graph.emitters import ONNXRUNTIME, PORTABLE
 from samcore.graph.tracer import Emitters, Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
 from samcore.spec.prompt_encoder import (
@@ -242,9 +242,11 @@ def web_graphs(
     config: DecoderConfig,
     grid: tuple[int, int],
     opset: int,
-    emitters: Emitters = ONNXRUNTIME,
+    emitters: Emitters = PORTABLE,
 ) -> tuple[Graph, Graph]:
-    """``samcore.fast`` for a browser page, as (per-image graph, per-prompt graph).
+    """``samcore.fast`` for a browser page, as (per-image graph, per-prompt graph). The
+    portable emitters by default (one Gelu node, opset >= 20): onnxruntime-web's WASM build
+    loads and runs them faster than the Erf pattern its CPU build fuses (benchmarks/web.py).
 
     Per image (run once, when the embedding arrives): image_embedding [1, C, h, w] ->
     tokens [1, HW, C], pe [HW, C] (computed from the cells' centres, not stored),

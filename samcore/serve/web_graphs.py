@@ -2,8 +2,8 @@
 
 Two ONNX files per model (``WEB_PARTS``): the per-image graph, which the page runs once
 when an embedding arrives, and the per-prompt graph, run for every prompt
-(``samcore.graph.builders.web_graphs``). They use standard ONNX operators only (the WASM
-build has no contrib kernels to gain from) and hold no constant the graph computes
+(``samcore.graph.builders.web_graphs``). They use standard ONNX operators only (the
+portable emitter set: one Gelu node) and hold no constant the graph computes
 cheaply from the grid (the dense positional encoding, the no-mask embedding).
 """
 
@@ -21,8 +21,8 @@ from samcore.config import DecoderConfig
 from samcore.serve.model import WEB_PARTS, ModelInfo
 from samcore.weights import params_sha256
 
-#: The ONNX opset of the browser's graphs (onnxruntime-web 1.30 runs up to 21+).
-OPSET = 17
+#: The ONNX opset of the browser's graphs: the portable emitters' Gelu (onnxruntime-web 1.30 runs 21+).
+OPSET = 20
 #: The modules the graphs are made from: any edit to them exports the files anew.
 SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore.serve.web_graphs")
 
