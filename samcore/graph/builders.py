@@ -210,6 +210,17 @@ def fast_graphs(
     return image, prompt
 
 
+#: The weight the upscaling's weight chain (``samcore.fast.upscaling.upscale_weight_chain``) is made from.
+UPSCALING_WEIGHT = "mask_decoder.output_upscaling.0.weight"
+
+
+def _traced_weight(params: Mapping[str, np.ndarray], g: Graph) -> dict[str, np.ndarray | Traced]:
+    """``params`` with the first upscaling weight as a graph constant of ``g``: what is computed
+    from it (the weight chain, [C, 4 C/4] per layer) is then computed in the graph, not stored."""
+    weight = np.asarray(params[UPSCALING_WEIGHT], F32)
+    return {**params, UPSCALING_WEIGHT: Traced(g, g.const(weight), F32, weight.shape)}
+
+
 def _image_graph(
     params: Mapping[str, np.ndarray],
     config: DecoderConfig,
@@ -217,13 +228,15 @@ def _image_graph(
     opset: int,
     emitters: Emitters,
     pe_in_graph: bool,
+    image: Graph | None = None,
 ) -> tuple[Graph, dict[str, Traced], dict[str, np.ndarray]]:
     """The per-image graph (image_embedding [1, C, h, w] -> ``ImageFeatures``' traced fields,
     by name) -> (graph, its outputs, the fields that are constants). ``pe_in_graph``: the
     dense positional encoding is computed in the graph from the cells' centres ([HW, 2])
-    and is an output, instead of a constant ([HW, C]) of the graph that uses it."""
+    and is an output, instead of a constant ([HW, C]) of the graph that uses it. ``image``:
+    the graph to trace into (None: a new one)."""
     h, w = grid
-    image = Graph(opset, emitters)
+    image = image or Graph(opset, emitters)
     pe = None
     if pe_in_graph:
         centres = cell_centres(grid).reshape(h * w, 2)
@@ -259,8 +272,10 @@ def web_graphs(
     more than 2.5 points, else the best of the others). The resize to the image's size is
     the page's (web/masks.js): two thin passes there cost less than two Resize nodes.
     """
-    image, per_image, _ = _image_graph(params, config, grid, opset, emitters, pe_in_graph=True)
+    image = Graph(opset, emitters)
+    image, per_image, _ = _image_graph(_traced_weight(params, image), config, grid, opset, emitters, True, image)
     prompt = Graph(opset, emitters)
+    params = _traced_weight(params, prompt)
     coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
     inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
     features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
