@@ -1,9 +1,10 @@
 // Low-res mask logits [4h, 4w] -> the mask at the image's size, with samcore.postprocess's
 // resizing: bilinear up to the encoder's square frame, crop to the resized image, bilinear to
 // the image's size (half-pixel centres, no antialiasing). The two resizes of each axis are
-// composed into at most 4 taps per output row or column, so a click costs two thin passes.
+// composed into at most 3 taps per output row or column (2 adjacent frame pixels, each between
+// 2 low-res pixels a quarter apart), so a click costs two thin passes.
 
-const TAPS = 4;
+const TAPS = 3;
 const cache = new Map();
 
 // Bilinear resize of one axis (inSize -> outSize, half-pixel, edges clamped): 2 taps per output.
@@ -31,6 +32,7 @@ function axisTaps(low, frame, crop, out) {
   for (let o = 0; o < out; o++) {
     const combined = new Map();
     for (const [j, a] of down[o]) for (const [k, b] of up[j]) combined.set(k, (combined.get(k) || 0) + a * b);
+    if (combined.size > TAPS) throw new Error(`masks: ${combined.size} taps for one pixel, expected <= ${TAPS}`);
     let t = 0;
     for (const [k, value] of combined) { index[o * TAPS + t] = k; weight[o * TAPS + t] = value; t++; }
   }
@@ -50,19 +52,19 @@ export function maskAtImageSize(logits, [lowH, lowW], frame, input, [H, W]) {
     const source = y * lowW;
     const target = y * W;
     for (let x = 0; x < W; x++) {
-      let sum = 0;
-      for (let t = x * TAPS; t < x * TAPS + TAPS; t++) sum += cols.weight[t] * logits[source + cols.index[t]];
-      wide[target + x] = sum;
+      const t = x * TAPS;
+      wide[target + x] = cols.weight[t] * logits[source + cols.index[t]]
+        + cols.weight[t + 1] * logits[source + cols.index[t + 1]] + cols.weight[t + 2] * logits[source + cols.index[t + 2]];
     }
   }
   const mask = new Uint8Array(H * W);
   for (let y = 0; y < H; y++) {
     const t = y * TAPS;
-    const [r0, r1, r2, r3] = [0, 1, 2, 3].map((i) => rows.index[t + i] * W);
-    const [w0, w1, w2, w3] = [0, 1, 2, 3].map((i) => rows.weight[t + i]);
+    const [r0, r1, r2] = [0, 1, 2].map((i) => rows.index[t + i] * W);
+    const [w0, w1, w2] = [0, 1, 2].map((i) => rows.weight[t + i]);
     const target = y * W;
     for (let x = 0; x < W; x++) {
-      mask[target + x] = w0 * wide[r0 + x] + w1 * wide[r1 + x] + w2 * wide[r2 + x] + w3 * wide[r3 + x] > 0 ? 1 : 0;
+      mask[target + x] = w0 * wide[r0 + x] + w1 * wide[r1 + x] + w2 * wide[r2 + x] > 0 ? 1 : 0;
     }
   }
   return mask;
