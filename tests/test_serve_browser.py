@@ -54,7 +54,8 @@ def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
             key = page.evaluate("window.samcore.state.embedding.key").strip('"')
             # the page decodes with samcore's web graphs: the per-image graph ran on the embedding
             features = page.evaluate("Object.keys(window.samcore.state.imageFeatures).sort()")
-            assert features == sorted(["tokens", "pe", "t2i_keys", "t2i_values", "i2t_queries", "upscale_base"])
+            assert features == sorted(["tokens", "pe", "t2i_keys", "t2i_values", "i2t_queries", "upscale_base",
+                                       "upscaling_weight"])
             with urllib.request.urlopen(f"{url}/v1/embeddings/{key}", timeout=60) as r:  # float16, as the page got
                 embedding = Embedding.from_bytes(r.read())
             predictor = Predictor(Decoder.from_weights(weights, backend="numpy"))

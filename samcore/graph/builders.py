@@ -263,7 +263,9 @@ def web_graphs(
 
     Per image (run once, when the embedding arrives): image_embedding [1, C, h, w] ->
     tokens [1, HW, C], pe [HW, C] (computed from the cells' centres, not stored),
-    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4].
+    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4], and
+    upscaling_weight [C, C/4, 2, 2] (the first upscaling conv's weight, which both graphs
+    need: the per-image graph stores it and hands it on, so the download holds it once).
 
     Per prompt: point_coords [B, N, 2] float32 (in the encoder's frame), point_labels
     [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names)
@@ -273,9 +275,12 @@ def web_graphs(
     the page's (web/masks.js): two thin passes there cost less than two Resize nodes.
     """
     image = Graph(opset, emitters)
-    image, per_image, _ = _image_graph(_traced_weight(params, image), config, grid, opset, emitters, True, image)
+    image_params = _traced_weight(params, image)
+    image, per_image, _ = _image_graph(image_params, config, grid, opset, emitters, True, image)
+    weight = image_params[UPSCALING_WEIGHT]  # stored once: the per-prompt graph takes it as an input
+    image.output(weight._op("Identity", [weight]), "upscaling_weight")
     prompt = Graph(opset, emitters)
-    params = _traced_weight(params, prompt)
+    params = {**params, UPSCALING_WEIGHT: prompt.input("upscaling_weight", F32, weight.shape)}
     coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
     inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
     features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
