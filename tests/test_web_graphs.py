@@ -73,3 +73,13 @@ def test_the_web_graphs_hold_no_grid_sized_constant_and_only_standard_operators(
         assert {node.domain for node in model.graph.node} <= {""}, part  # onnxruntime-web's WASM kernels
         props = {p.key: p.value for p in model.metadata_props}
         assert props["samcore.interface"] == f"web_{part}" and props["samcore.grid"] == "64x64"
+
+
+def test_an_unknown_part_is_refused_by_name(tmp_path) -> None:
+    from samcore.errors import InputError
+    from samcore.serve.model import ModelInfo
+    from samcore.serve.web_graphs import web_decoder_onnx
+
+    model = ModelInfo(tmp_path / "w.safetensors", "0" * 64, "m", 1024, GRID, 256, "p")
+    with pytest.raises(InputError, match="part: expected one of \\['image', 'prompt'\\], got 'decoder'"):
+        web_decoder_onnx(model, "decoder")

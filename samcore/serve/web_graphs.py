@@ -18,6 +18,7 @@ import onnx
 import samcore
 from samcore.cache import cache_dir, source_fingerprint, write_atomic
 from samcore.config import DecoderConfig
+from samcore.errors import InputError
 from samcore.serve.model import WEB_PARTS, ModelInfo
 from samcore.weights import params_sha256
 
@@ -63,7 +64,7 @@ def web_decoder_onnx(model: ModelInfo, part: str) -> Path:
     from samcore.weights import load_decoder_params
 
     if part not in WEB_PARTS:
-        raise ValueError(f"part: expected one of {list(WEB_PARTS)}, got {part!r}")
+        raise InputError(f"part: expected one of {list(WEB_PARTS)}, got {part!r}")
     h, w = model.grid
     stem = f"web-{model.sha256}-{h}x{w}-opset{OPSET}-samcore{samcore.__version__}-{source_fingerprint(*SOURCES)}"
     paths = {name: cache_dir("onnx") / f"{stem}-{name}.onnx" for name in WEB_PARTS}
