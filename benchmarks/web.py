@@ -7,6 +7,7 @@ headers, so onnxruntime-web runs its WASM build on ``--threads`` threads). On on
 
 - ``samcore web float32``: ``samcore.serve.web_graphs`` (what the service ships): the
   per-image graph once, then the per-prompt graph per click;
+- ``samcore web float16 weights``: the same graphs through ``float16_weights`` (not served yet);
 - ``Meta SamOnnxModel float32``: Meta's ``SamOnnxModel`` (return_single_mask, as its web demo
   exports it), legacy exporter (dynamo=False), opset 17, dynamic number of points;
 - ``Meta SamOnnxModel int8``: that file through ``onnxruntime.quantization.quantize_dynamic``
@@ -45,7 +46,7 @@ from samcore.embedding import Embedding
 from samcore.predictor import Predictor
 from samcore.random_weights import random_params
 from samcore.serve.web import ISOLATION_HEADERS, ORT_DIST, ORT_FILES
-from samcore.serve.web_graphs import export_web_graphs
+from samcore.serve.web_graphs import export_web_graphs, float16_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = Path(__file__).resolve().parent / "web"
@@ -89,6 +90,7 @@ def write_files(folder: Path, params: dict, config, embedding: np.ndarray, click
         shutil.copy(ROOT / "web" / ORT_DIST / name, folder / "ort" / name)
     for part, model in export_web_graphs(params, config, GRID).items():
         (folder / f"web_{part}.onnx").write_bytes(model.SerializeToString())
+        (folder / f"web16_{part}.onnx").write_bytes(float16_weights(model).SerializeToString())
     meta_export(build_official_sam(config, GRID[0], params), folder / "meta.onnx")
     quantize_dynamic(str(folder / "meta.onnx"), str(folder / "meta_int8.onnx"), weight_type=QuantType.QInt8)
     (folder / "embedding.bin").write_bytes(embedding.tobytes())
@@ -99,6 +101,8 @@ def write_files(folder: Path, params: dict, config, embedding: np.ndarray, click
         "clicks": (clicks * scale).tolist(),
         "variants": [
             {"name": "samcore web float32", "kind": "samcore", "files": ["/web_image.onnx", "/web_prompt.onnx"]},
+            {"name": "samcore web float16 weights", "kind": "samcore",
+             "files": ["/web16_image.onnx", "/web16_prompt.onnx"]},
             {"name": "Meta SamOnnxModel float32", "kind": "meta", "files": ["/meta.onnx"]},
             {"name": "Meta SamOnnxModel int8", "kind": "meta", "files": ["/meta_int8.onnx"]},
         ],

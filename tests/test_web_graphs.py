@@ -1,6 +1,7 @@
 """The browser's decoder graphs (``samcore.serve.web_graphs``) run in ONNX Runtime: their masks
 match the Python decoder's (Meta's single-mask choice; resized here by ``samcore.postprocess``,
-in the page by web/masks.js, which the browser test checks), they hold no
+in the page by web/masks.js, which the browser test checks; IoU >= 0.99, for float32 and for
+the float16-weights variant), they hold no
 [h, w]-sized constant, and they use only standard ONNX operators."""
 
 from __future__ import annotations
@@ -46,9 +47,17 @@ def _feeds(points: list[dict], box: list[float] | None) -> dict[str, np.ndarray]
             "point_labels": np.array([labels], np.int64)}
 
 
-def test_the_web_graphs_masks_match_the_python_decoders(graphs) -> None:
+@pytest.mark.parametrize("dtype", ["float32", "float16 weights"])
+def test_the_web_graphs_masks_match_the_python_decoders(graphs, dtype) -> None:
+    from samcore.serve.web_graphs import float16_weights
+
+    models = graphs["models"]
+    if dtype != "float32":
+        models = {part: float16_weights(model) for part, model in models.items()}
+        sizes = [len(m.SerializeToString()) for m in (*models.values(), *graphs["models"].values())]
+        assert sum(sizes[:2]) < 0.52 * sum(sizes[2:])  # about half the download
     embedding = np.random.default_rng(0).standard_normal((1, CONFIG.embed_dim, *GRID)).astype(np.float32)
-    image, prompt = _session(graphs["models"]["image"]), _session(graphs["models"]["prompt"])
+    image, prompt = _session(models["image"]), _session(models["prompt"])
     features = dict(zip([o.name for o in image.get_outputs()], image.run(None, {"image_embedding": embedding}),
                         strict=True))
     predictor = Predictor(Decoder(graphs["params"], CONFIG, backend="numpy"))
