@@ -1,4 +1,5 @@
-"""Shared by the service's tests: a small full SAM model (seeded random weights) and test images."""
+"""Shared by the service's tests: a small full SAM model (seeded random weights), test images, and
+the Python decoder's answer to what the page shows."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import numpy as np
 
 from samcore.config import PRESETS
 from samcore.encoder_config import EncoderConfig
+from samcore.predictor import Predictor
 from samcore.random_weights import random_encoder_params, random_params
 from samcore.weights import save_tensors
 
@@ -87,3 +89,21 @@ def running_service(weights: Path, *options: str, cache: Path, timeout: float = 
         process.terminate()
         process.wait(30)
         log.close()
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def python_mask(predictor: Predictor, points: list[dict], box: list[float] | None) -> np.ndarray:
+    """What Meta's single-mask ONNX model returns, from the Python decoder: the best of the
+    three multimask outputs when it sees at most two points (a click and the padding point,
+    or a box's corners), else the single-mask output. ``points``: {x, y, label} in image pixels."""
+    coords = np.array([[p["x"], p["y"]] for p in points]) if points else None
+    labels = np.array([p["label"] for p in points]) if points else None
+    multimask = len(points) + (2 if box else 1) <= 2
+    masks, scores, _ = predictor.predict(point_coords=coords, point_labels=labels,
+                                         box=None if box is None else np.array(box), multimask_output=multimask)
+    return masks[int(np.argmax(scores))]

@@ -78,7 +78,7 @@ def test_post_returns_the_encoders_embedding_by_content_key(encoder, model) -> N
         assert c.get("/healthz").json()["batches"] == 1  # encoded once
 
 
-def test_models_healthz_and_the_browser_decoder(encoder, model, cache_folder) -> None:
+def test_models_healthz_and_the_browser_decoder_graphs(encoder, model, cache_folder) -> None:
     onnx = pytest.importorskip("onnx")
     with client(encoder, model) as c:
         described = c.get("/v1/models").json()["models"][0]
@@ -86,13 +86,17 @@ def test_models_healthz_and_the_browser_decoder(encoder, model, cache_folder) ->
         assert described["img_size"] == 256 and described["preprocessing"] == model.preprocessing
         health = c.get("/healthz").json()
         assert health["status"] == "ok" and health["queue_waiting"] == 0
-        r = c.get(described["decoder_onnx"])
-        assert r.status_code == 200
-        decoder = onnx.load_from_string(r.content)
-        props = {p.key: p.value for p in decoder.metadata_props}
-        assert props["samcore.interface"] == "meta" and props["samcore.grid"] == "16x16"
-        assert list(cache_folder.glob(f"decoder-{model.sha256}-meta-*.onnx"))  # exported once, kept
-        assert c.get(f"/v1/models/{'0' * 64}/decoder.onnx").status_code == 404
+        web = described["web_onnx"]
+        for part, interface in (("image", "web_image"), ("prompt", "web_prompt")):
+            r = c.get(web[part])
+            assert r.status_code == 200
+            graph = onnx.load_from_string(r.content)
+            props = {p.key: p.value for p in graph.metadata_props}
+            assert props["samcore.interface"] == interface and props["samcore.grid"] == "16x16"
+            assert r.headers["etag"].strip('"').endswith(part)
+        assert len(list(cache_folder.glob(f"web-{model.sha256}-*.onnx"))) == 2  # exported once, kept
+        assert c.get(f"/v1/models/{'0' * 64}/web/image.onnx").status_code == 404
+        assert c.get(f"/v1/models/{model.sha256}/web/decoder.onnx").status_code == 404
         page = c.get("/")
         assert page.status_code == 200 and "app.js" in page.text
         assert page.headers["cross-origin-embedder-policy"] == "require-corp"

@@ -1,6 +1,7 @@
 """The page in headless Chromium (Debian's chromium, driven by Playwright): the service encodes a
-known image, the browser decodes a hover, clicks and a box with onnxruntime-web, and its masks equal the
-Python decoder's on the same embedding. A screenshot is kept under test-artifacts/."""
+known image, the browser decodes a hover, clicks and a box with onnxruntime-web running samcore's web
+graphs (per image, per prompt), and its masks match the Python decoder's on the same embedding
+(IoU >= 0.99). A screenshot is kept under test-artifacts/."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_helpers import encode_file, picture, running_service, write_small_sam
+from serve_helpers import encode_file, iou, picture, python_mask, running_service, write_small_sam
 
 from samcore.decoder import Decoder
 from samcore.embedding import Embedding
@@ -33,23 +34,6 @@ pytestmark = [
 ]
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
-def python_mask(predictor: Predictor, points: list[dict], box: list[float] | None) -> np.ndarray:
-    """What Meta's single-mask ONNX model returns, from the Python decoder: the best of the
-    three multimask outputs when it sees at most two points (a click and the padding point,
-    or a box's corners), else the single-mask output."""
-    coords = np.array([[p["x"], p["y"]] for p in points]) if points else None
-    labels = np.array([p["label"] for p in points]) if points else None
-    multimask = len(points) + (2 if box else 1) <= 2
-    masks, scores, _ = predictor.predict(point_coords=coords, point_labels=labels,
-                                         box=None if box is None else np.array(box), multimask_output=multimask)
-    return masks[int(np.argmax(scores))]
-
-
 def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
     weights = write_small_sam(tmp_path / "small_sam.safetensors")
     height, width = 300, 450
@@ -68,6 +52,10 @@ def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
             page.set_input_files("#file", str(image_path))
             page.wait_for_function("window.samcore.state.embedding !== null", timeout=60_000)
             key = page.evaluate("window.samcore.state.embedding.key").strip('"')
+            # the page decodes with samcore's web graphs: the per-image graph ran on the embedding
+            features = page.evaluate("Object.keys(window.samcore.state.imageFeatures).sort()")
+            assert features == sorted(["tokens", "pe", "t2i_keys", "t2i_values", "i2t_queries", "upscale_base",
+                                       "upscaling_weight"])
             with urllib.request.urlopen(f"{url}/v1/embeddings/{key}", timeout=60) as r:  # float16, as the page got
                 embedding = Embedding.from_bytes(r.read())
             predictor = Predictor(Decoder.from_weights(weights, backend="numpy"))

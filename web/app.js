@@ -1,7 +1,9 @@
-// samcore's page: the service encodes an image once (POST /v1/embeddings); every prompt is
-// decoded here by onnxruntime-web (WASM) running the model's Meta-interface ONNX decoder
-// (GET /v1/models/{id}/decoder.onnx). Everything comes from this origin.
+// samcore's page: the service encodes an image once (POST /v1/embeddings); the decoder runs
+// here on onnxruntime-web (WASM) as samcore's two web graphs (GET /v1/models/{id}/web/*.onnx):
+// the per-image graph once when the embedding arrives, the per-prompt graph for every
+// prompt. Everything comes from this origin.
 import * as ort from "/ort/ort.wasm.min.mjs";
+import { maskAtImageSize } from "./masks.js";
 
 // wasmPaths resolves relative to the ort module, so it must be absolute.
 ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
@@ -16,9 +18,11 @@ const context = canvas.getContext("2d", { willReadFrequently: true });
 
 const state = {
   model: null, // GET /v1/models entry
-  session: null, // ort.InferenceSession
+  imageSession: null, // ort.InferenceSession of the per-image graph
+  session: null, // ort.InferenceSession of the per-prompt graph
   image: null, // ImageBitmap of the chosen image
   embedding: null, // {features: Float32Array, dims, originalSize: [H, W], inputSize: [h, w], key}
+  imageFeatures: null, // the per-image graph's outputs for the embedding, by name (ort.Tensor)
   points: [], // {x, y, label} in image pixels; label 1 foreground, 0 background
   box: null, // [x0, y0, x1, y1] in image pixels
   mask: null, // Uint8Array [H * W] of the committed prompts, 1 inside
@@ -83,8 +87,11 @@ export function parseEmbedding(buffer) {
 async function loadDecoder() {
   const models = await (await fetchOk("/v1/models")).json();
   state.model = models.models[0];
-  const onnx = await (await fetchOk(state.model.decoder_onnx)).arrayBuffer();
-  state.session = await ort.InferenceSession.create(onnx, { executionProviders: ["wasm"] });
+  const [image, prompt] = await Promise.all(["image", "prompt"].map(
+    async (part) => (await fetchOk(state.model.web_onnx[part])).arrayBuffer()));
+  const options = { executionProviders: ["wasm"] };
+  state.imageSession = await ort.InferenceSession.create(image, options);
+  state.session = await ort.InferenceSession.create(prompt, options);
   setStatus(`Decoder ready (${state.model.name}, ${ort.env.wasm.numThreads} threads). Choose an image.`);
 }
 
@@ -97,7 +104,10 @@ async function chooseImage(file) {
   ]);
   const embedding = parseEmbedding(await response.arrayBuffer());
   embedding.key = response.headers.get("ETag");
-  Object.assign(state, { image, embedding, points: [], box: null, mask: null, preview: null });
+  await window.samcore.ready;
+  const imageFeatures = await state.imageSession.run(
+    { image_embedding: new ort.Tensor("float32", embedding.features, embedding.dims) });
+  Object.assign(state, { image, embedding, imageFeatures, points: [], box: null, mask: null, preview: null });
   canvas.width = image.width;
   canvas.height = image.height;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
@@ -107,7 +117,9 @@ async function chooseImage(file) {
   draw();
 }
 
-// Prompts in image pixels -> the decoder's inputs (Meta's SamOnnxModel interface).
+// Prompts in image pixels -> the per-prompt graph's inputs: the prompts gathered as
+// labelled points in the encoder's frame (as Meta's SamOnnxModel takes them)
+// and the per-image features.
 function feeds(points, box) {
   const [H, W] = state.embedding.originalSize;
   const [h, w] = state.embedding.inputSize;
@@ -123,14 +135,10 @@ function feeds(points, box) {
   }
   for (let i = 0; i < coords.length; i += 2) { coords[i] *= w / W; coords[i + 1] *= h / H; } // ResizeLongestSide
   const n = labels.length;
-  const [gh, gw] = state.embedding.dims.slice(2);
   return {
-    image_embeddings: new ort.Tensor("float32", state.embedding.features, state.embedding.dims),
+    ...state.imageFeatures,
     point_coords: new ort.Tensor("float32", Float32Array.from(coords), [1, n, 2]),
-    point_labels: new ort.Tensor("float32", Float32Array.from(labels), [1, n]),
-    mask_input: new ort.Tensor("float32", new Float32Array(16 * gh * gw), [1, 1, 4 * gh, 4 * gw]),
-    has_mask_input: new ort.Tensor("float32", new Float32Array([0]), [1]),
-    orig_im_size: new ort.Tensor("float32", new Float32Array([H, W]), [2]),
+    point_labels: new ort.Tensor("int64", BigInt64Array.from(labels, BigInt), [1, n]),
   };
 }
 
@@ -155,9 +163,10 @@ async function drain() {
     if (points.length || box) {
       const started = performance.now();
       const output = await state.session.run(feeds(points, box));
-      const logits = output.masks.data; // [1, 1, H, W] logits at the original size
-      mask = new Uint8Array(logits.length);
-      for (let i = 0; i < logits.length; i++) mask[i] = logits[i] > 0 ? 1 : 0;
+      const lowRes = output.low_res_masks; // [1, 1, 4h, 4w] logits of the chosen mask
+      const frame = [state.model.img_size, state.model.img_size];
+      mask = maskAtImageSize(lowRes.data, lowRes.dims.slice(2), frame, state.embedding.inputSize,
+        state.embedding.originalSize);
       state.lastDecodeMs = performance.now() - started;
       state.decodes += 1;
     }

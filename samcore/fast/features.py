@@ -45,11 +45,17 @@ def image_side(
 
 
 def image_features(
-    params: Mapping[str, np.ndarray], config: DecoderConfig, image_embedding: np.ndarray
+    params: Mapping[str, np.ndarray], config: DecoderConfig, image_embedding: np.ndarray, pe: np.ndarray | None = None
 ) -> ImageFeatures:
-    """The per-image work for an embedding [1, C, h, w] (prompts without mask input)."""
+    """The per-image work for an embedding [1, C, h, w] (prompts without mask input).
+
+    ``pe`` [HW, C]: the dense positional encoding (None: computed here; a graph that
+    computes it from the grid's cell centres passes its own: ``samcore.graph.builders.web_graphs``).
+    """
     _, c, h, w = image_embedding.shape
-    tokens = (image_embedding + no_mask_embedding(params, 1, (h, w))).reshape(1, c, h * w).transpose(0, 2, 1)
+    no_mask = no_mask_embedding(params, 1, (1, 1))  # [1, C, 1, 1], broadcast: no [C, h, w] constant in a graph
+    tokens = (image_embedding + no_mask).reshape(1, c, h * w).transpose(0, 2, 1)
     tokens = tokens.copy()  # C order, as every matmul wants (a method: graph tracers take it as the identity)
-    pe = np.ascontiguousarray(dense_positional_encoding(params, (h, w)).reshape(c, h * w).T)
+    if pe is None:
+        pe = np.ascontiguousarray(dense_positional_encoding(params, (h, w)).reshape(c, h * w).T)
     return ImageFeatures(tokens, pe, *image_side(params, config, tokens, pe), image_embedding)

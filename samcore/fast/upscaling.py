@@ -41,7 +41,7 @@ def upscaling_gemms(params: Mapping[str, np.ndarray]) -> UpscalingGemms:
     k = f"{D}output_upscaling"
     w1, w2 = params[f"{k}.0.weight"], params[f"{k}.3.weight"]  # [C, C/4, 2, 2], [C/4, C/8, 2, 2]
     return UpscalingGemms(
-        w1.transpose(0, 2, 3, 1).reshape(w1.shape[0], -1), np.tile(params[f"{k}.0.bias"], 4),
+        w1.transpose(0, 2, 3, 1).reshape(w1.shape[0], 4 * w1.shape[1]), np.tile(params[f"{k}.0.bias"], 4),
         params[f"{k}.1.weight"], params[f"{k}.1.bias"],
         w2.transpose(0, 2, 3, 1).reshape(w2.shape[0], -1), np.tile(params[f"{k}.3.bias"], 4),
     )
@@ -80,7 +80,7 @@ def upscale_input(
     lefts, rights = [], []  # [B, rows, HW], [B, rows, K]
     for i in reversed(range(config.depth)):
         step = updates[i]
-        constant = params[f"{T}layers.{i}.norm4.bias"] @ chain[i + 1]
+        constant = params[f"{T}layers.{i}.norm4.bias"][None, :] @ chain[i + 1]  # [1, K]
         if i == config.depth - 1:
             constant = constant + gemms.b1
         lefts.append(scale.reshape(b, 1, hw))

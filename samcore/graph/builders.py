@@ -24,10 +24,17 @@ import numpy as np
 
 from samcore.config import PROMPT_ENCODER, DecoderConfig
 from samcore.fast import ImageFeatures, decode_fast, image_features
-from samcore.graph.emitters import ONNXRUNTIME
+from samcore.graph.emitters import ONNXRUNTIME, PORTABLE
 from samcore.graph.tracer import Emitters, Graph, Traced
 from samcore.spec.mask_decoder import predict_masks
-from samcore.spec.prompt_encoder import dense_positional_encoding, embed_mask, embed_points, no_mask_embedding
+from samcore.spec.prompt_encoder import (
+    cell_centres,
+    dense_positional_encoding,
+    embed_mask,
+    embed_points,
+    no_mask_embedding,
+    positional_encoding,
+)
 
 F32 = np.float32
 
@@ -184,14 +191,7 @@ def fast_graphs(
     """
     h, w = grid
     embedding_shape = (1, config.embed_dim, h, w)
-    image = Graph(opset, emitters)
-    traced = image_features(params, config, image.input("image_embedding", F32, embedding_shape))
-    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
-    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
-    constants = {name: value for name, value in fields.items() if name not in per_image}
-    for name, value in per_image.items():
-        image.output(value, name)
-
+    image, per_image, constants = _image_graph(params, config, grid, opset, emitters, pe_in_graph=False)
     prompt = Graph(opset, emitters)
     coords, labels, token_mask = prompt_inputs(prompt, prompt_dims, label_dtype)
     batch = prompt_dims[0]
@@ -206,6 +206,87 @@ def fast_graphs(
         mask_input = None
     logits, iou = decode_fast(params, config, features, coords, labels, mask_input, multimask_output, token_mask)
     prompt.output(logits, "low_res_logits")
+    prompt.output(iou, "iou_predictions")
+    return image, prompt
+
+
+#: The weight the upscaling's weight chain (``samcore.fast.upscaling.upscale_weight_chain``) is made from.
+UPSCALING_WEIGHT = "mask_decoder.output_upscaling.0.weight"
+
+
+def _traced_weight(params: Mapping[str, np.ndarray], g: Graph) -> dict[str, np.ndarray | Traced]:
+    """``params`` with the first upscaling weight as a graph constant of ``g``: what is computed
+    from it (the weight chain, [C, 4 C/4] per layer) is then computed in the graph, not stored."""
+    weight = np.asarray(params[UPSCALING_WEIGHT], F32)
+    return {**params, UPSCALING_WEIGHT: Traced(g, g.const(weight), F32, weight.shape)}
+
+
+def _image_graph(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    emitters: Emitters,
+    pe_in_graph: bool,
+    image: Graph | None = None,
+) -> tuple[Graph, dict[str, Traced], dict[str, np.ndarray]]:
+    """The per-image graph (image_embedding [1, C, h, w] -> ``ImageFeatures``' traced fields,
+    by name) -> (graph, its outputs, the fields that are constants). ``pe_in_graph``: the
+    dense positional encoding is computed in the graph from the cells' centres ([HW, 2])
+    and is an output, instead of a constant ([HW, C]) of the graph that uses it. ``image``:
+    the graph to trace into (None: a new one)."""
+    h, w = grid
+    image = image or Graph(opset, emitters)
+    pe = None
+    if pe_in_graph:
+        centres = cell_centres(grid).reshape(h * w, 2)
+        pe = positional_encoding(params, Traced(image, image.const(centres), F32, centres.shape))
+    traced = image_features(params, config, image.input("image_embedding", F32, (1, config.embed_dim, h, w)), pe)
+    fields = {f.name: getattr(traced, f.name) for f in dataclasses.fields(traced) if f.name != "embedding"}
+    per_image = {name: value for name, value in fields.items() if isinstance(value, Traced)}
+    constants = {name: value for name, value in fields.items() if name not in per_image}
+    for name, value in per_image.items():
+        image.output(value, name)
+    return image, per_image, constants
+
+
+def web_graphs(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    grid: tuple[int, int],
+    opset: int,
+    emitters: Emitters = PORTABLE,
+) -> tuple[Graph, Graph]:
+    """``samcore.fast`` for a browser page, as (per-image graph, per-prompt graph). The
+    portable emitters by default (one Gelu node, opset >= 20): onnxruntime-web's WASM build
+    loads and runs them faster than the Erf pattern its CPU build fuses (benchmarks/web.py).
+
+    Per image (run once, when the embedding arrives): image_embedding [1, C, h, w] ->
+    tokens [1, HW, C], pe [HW, C] (computed from the cells' centres, not stored),
+    t2i_keys, t2i_values, i2t_queries [1, heads, HW, d], upscale_base [1, HW, 4 C/4], and
+    upscaling_weight [C, C/4, 2, 2] (the first upscaling conv's weight, which both graphs
+    need: the per-image graph stores it and hands it on, so the download holds it once).
+
+    Per prompt: point_coords [B, N, 2] float32 (in the encoder's frame), point_labels
+    [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names)
+    -> Meta's single mask: low_res_masks [B, 1, 4h, 4w] (logits), iou_predictions [B, 1].
+    All T masks are decoded and one is chosen as ``SamOnnxModel`` chooses (token 0 for
+    more than 2.5 points, else the best of the others). The resize to the image's size is
+    the page's (web/masks.js): two thin passes there cost less than two Resize nodes.
+    """
+    image = Graph(opset, emitters)
+    image_params = _traced_weight(params, image)
+    image, per_image, _ = _image_graph(image_params, config, grid, opset, emitters, True, image)
+    weight = image_params[UPSCALING_WEIGHT]  # stored once: the per-prompt graph takes it as an input
+    image.output(weight._op("Identity", [weight]), "upscaling_weight")
+    prompt = Graph(opset, emitters)
+    params = {**params, UPSCALING_WEIGHT: prompt.input("upscaling_weight", F32, weight.shape)}
+    coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
+    inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
+    features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
+    logits, iou = decode_fast(params, config, features, coords, labels, None, None)
+    masks, iou = _select_single_mask(logits, iou, coords)
+    prompt.output(masks, "low_res_masks")
     prompt.output(iou, "iou_predictions")
     return image, prompt
 

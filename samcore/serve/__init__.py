@@ -5,6 +5,6 @@ the ``serve`` extra); ``samcore serve -w W`` runs it on uvicorn. One purpose per
 ``app`` (routes), ``service`` (cache + de-duplication + queue), ``batching`` (the
 encoder's bounded batch queue), ``cache`` (memory + disk), ``images`` (upload decoding),
 ``errors`` (JSON errors), ``auth`` (bearer token), ``access_log`` (JSON access logs),
-``web`` (the page), ``model`` (model description, the browser's ONNX decoder),
+``web`` (the page), ``model`` (model description), ``web_graphs`` (the browser's decoder graphs),
 ``encoding`` (an ``Encoder`` as the batch callable), ``settings`` (limits).
 """

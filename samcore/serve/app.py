@@ -1,7 +1,7 @@
 """The ASGI app: ``create_app(encode_batch, model, settings)`` -> a Starlette application.
 
 Routes: ``POST /v1/embeddings`` (image file in the body), ``GET /v1/embeddings/{key}``,
-``GET /v1/models``, ``GET /v1/models/{id}/decoder.onnx``, ``GET /healthz``, and the
+``GET /v1/models``, ``GET /v1/models/{id}/web/{image,prompt}.onnx``, ``GET /healthz``, and the
 browser page (``GET /``, see ``samcore.serve.web``).
 """
 
@@ -24,7 +24,7 @@ from samcore.serve.batching import EncodeBatch
 from samcore.serve.cache import is_key
 from samcore.serve.errors import ServiceError
 from samcore.serve.images import check_content_type
-from samcore.serve.model import ModelInfo, meta_decoder_onnx
+from samcore.serve.model import WEB_PARTS, ModelInfo
 from samcore.serve.service import EmbeddingService, payload
 from samcore.serve.settings import ServiceSettings
 from samcore.serve.web import CrossOriginIsolation, default_web_dir, web_routes
@@ -69,11 +69,16 @@ def create_app(
     async def models(request: Request) -> JSONResponse:
         return JSONResponse({"models": [model.describe()]})
 
-    async def decoder_onnx(request: Request) -> FileResponse:
+    async def web_onnx(request: Request) -> FileResponse:
         if request.path_params["model_id"] != model.sha256:
             raise ServiceError(404, "not_found", f"model_id: expected {model.sha256}, "
                                f"got {request.path_params['model_id']!r}")
-        path = await run_in_threadpool(meta_decoder_onnx, model)
+        part = request.path_params["part"]
+        if part not in WEB_PARTS:
+            raise ServiceError(404, "not_found", f"part: expected one of {list(WEB_PARTS)}, got {part!r}")
+        from samcore.serve.web_graphs import web_decoder_onnx  # onnx: imported when a browser asks
+
+        path = await run_in_threadpool(web_decoder_onnx, model, part)
         return FileResponse(path, media_type="application/octet-stream", headers={"ETag": f'"{path.stem}"'})
 
     async def healthz(request: Request) -> JSONResponse:
@@ -96,7 +101,7 @@ def create_app(
         Route("/v1/embeddings", post_embedding, methods=["POST"]),
         Route("/v1/embeddings/{key}", get_embedding),
         Route("/v1/models", models),
-        Route("/v1/models/{model_id}/decoder.onnx", decoder_onnx),
+        Route("/v1/models/{model_id}/web/{part}.onnx", web_onnx),
         Route("/healthz", healthz),
         *web_routes(web_dir or default_web_dir()),
     ]

@@ -16,7 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from samcore.serve.errors import ServiceError
 
 #: The page's own files (in web/) and their media types.
-PAGE_FILES = {"index.html": "text/html", "app.js": "text/javascript", "style.css": "text/css"}
+PAGE_FILES = {
+    "index.html": "text/html", "app.js": "text/javascript", "masks.js": "text/javascript", "style.css": "text/css",
+}
 #: onnxruntime-web's files the page loads (WASM build, threaded SIMD), from web/node_modules.
 ORT_FILES = {
     "ort.wasm.min.mjs": "text/javascript",

@@ -31,13 +31,17 @@ def positional_encoding(params: Mapping[str, np.ndarray], coords: np.ndarray) ->
     return np.concatenate([np.sin(projected), np.cos(projected)], axis=-1)
 
 
-def dense_positional_encoding(params: Mapping[str, np.ndarray], grid: tuple[int, int]) -> np.ndarray:
-    """Positional encoding of every cell centre of an (h, w) grid -> [C, h, w]."""
+def cell_centres(grid: tuple[int, int]) -> np.ndarray:
+    """The normalised centres of an (h, w) grid's cells -> [h, w, 2] float32 as (x, y) in (0, 1)."""
     h, w = grid
     ys = (np.arange(h, dtype=np.float32) + np.float32(0.5)) / np.float32(h)
     xs = (np.arange(w, dtype=np.float32) + np.float32(0.5)) / np.float32(w)
-    coords = np.stack(np.meshgrid(xs, ys), axis=-1)  # [h, w, 2] as (x, y)
-    return positional_encoding(params, coords).transpose(2, 0, 1)
+    return np.stack(np.meshgrid(xs, ys), axis=-1)
+
+
+def dense_positional_encoding(params: Mapping[str, np.ndarray], grid: tuple[int, int]) -> np.ndarray:
+    """Positional encoding of every cell centre of an (h, w) grid -> [C, h, w]."""
+    return positional_encoding(params, cell_centres(grid)).transpose(2, 0, 1)
 
 
 def gather_point_prompts(
