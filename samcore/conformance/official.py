@@ -10,6 +10,7 @@ utils submodules need only torch, so we import them under a stub parent package.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import io
@@ -20,7 +21,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from samcore.config import DecoderConfig
+from samcore.config import DecoderConfig, EncoderConfig
 
 
 def _import(name: str) -> types.ModuleType:
@@ -89,6 +90,28 @@ def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.nd
     if unexpected or [k for k in missing if not k.startswith("image_encoder.")]:
         raise AssertionError(f"official modules disagree with samcore's layout: {missing=} {unexpected=}")
     return sam.eval()
+
+
+def build_official_image_encoder(config: EncoderConfig, params: dict[str, np.ndarray]) -> torch.nn.Module:
+    """Meta's ``ImageEncoderViT`` for ``config`` with ``params`` (``image_encoder.*``) loaded.
+
+    A relative-position table stored at another length than the config's is installed
+    at that length, as a checkpoint trained at another size would be: Meta's
+    ``get_rel_pos`` then interpolates it at run time.
+    """
+    encoder = modeling.ImageEncoderViT(
+        img_size=config.img_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, out_chans=config.out_chans, qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=config.use_rel_pos,
+        window_size=config.window_size, global_attn_indexes=config.global_attn_indexes,
+    )
+    state = {k.removeprefix("image_encoder."): torch.from_numpy(v.copy()) for k, v in params.items()}
+    for name, value in state.items():
+        if name.endswith((".rel_pos_h", ".rel_pos_w")):
+            module_name, attribute = name.rsplit(".", 1)
+            setattr(encoder.get_submodule(module_name), attribute, torch.nn.Parameter(torch.zeros_like(value)))
+    encoder.load_state_dict(state, strict=True)
+    return encoder.eval()
 
 
 def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
