@@ -7,19 +7,15 @@ saved state_dict loads ``strict=True`` into Meta's ``Sam`` built with ``TinySamC
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 
 import numpy as np
 import torch
 
+from samcore.config import DecoderConfig, EncoderConfig
 from samcore.conformance.official import modeling
-from samcore.config import DecoderConfig
 from samcore.weights import save_tensors
-
-#: Metadata key of the image encoder's config (what its parameter shapes cannot tell).
-ENCODER_METADATA_KEY = "samcore.encoder_config"
-PIXEL_MEAN = (123.675, 116.28, 103.53)
-PIXEL_STD = (58.395, 57.12, 57.375)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,34 +49,28 @@ class TinySamConfig:
             input_image_size=(self.img_size, self.img_size),
         )
 
-    def encoder_metadata(self) -> dict[str, object]:
-        """Keyword arguments of Meta's ImageEncoderViT for this model, plus pixel mean / std."""
-        return {
-            "img_size": self.img_size,
-            "patch_size": self.patch_size,
-            "embed_dim": self.encoder_dim,
-            "depth": self.encoder_depth,
-            "num_heads": self.encoder_heads,
-            "mlp_ratio": 4.0,
-            "out_chans": self.prompt_dim,
-            "qkv_bias": True,
-            "use_rel_pos": True,
-            "window_size": self.window_size,
-            "global_attn_indexes": list(self.global_attn_indexes),
-            "pixel_mean": list(PIXEL_MEAN),
-            "pixel_std": list(PIXEL_STD),
-        }
+    def encoder_config(self) -> EncoderConfig:
+        """The samcore EncoderConfig of this model's image encoder (Meta's pixel mean / std)."""
+        return EncoderConfig(
+            img_size=self.img_size,
+            patch_size=self.patch_size,
+            embed_dim=self.encoder_dim,
+            depth=self.encoder_depth,
+            num_heads=self.encoder_heads,
+            out_chans=self.prompt_dim,
+            window_size=self.window_size,
+            global_attn_indexes=self.global_attn_indexes,
+        )
 
 
 def build_sam(cfg: TinySamConfig) -> torch.nn.Module:
     """Meta's ``Sam`` (image encoder, prompt encoder, mask decoder) at the sizes of ``cfg``."""
-    enc = cfg.encoder_metadata()
+    enc = cfg.encoder_config()
     image_encoder = modeling.ImageEncoderViT(
-        **{k: v for k, v in enc.items() if k not in ("pixel_mean", "pixel_std", "global_attn_indexes")},
-        global_attn_indexes=cfg.global_attn_indexes,
-        norm_layer=lambda dim: torch.nn.LayerNorm(dim, eps=1e-6),
-        act_layer=torch.nn.GELU,
-        rel_pos_zero_init=True,
+        img_size=enc.img_size, patch_size=enc.patch_size, embed_dim=enc.embed_dim, depth=enc.depth,
+        num_heads=enc.num_heads, mlp_ratio=enc.mlp_ratio, out_chans=enc.out_chans, qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=enc.use_rel_pos,
+        window_size=enc.window_size, global_attn_indexes=enc.global_attn_indexes,
     )
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=cfg.prompt_dim,
@@ -97,14 +87,13 @@ def build_sam(cfg: TinySamConfig) -> torch.nn.Module:
         iou_head_depth=3,
         iou_head_hidden_dim=cfg.iou_head_hidden_dim,
     )
-    return modeling.Sam(image_encoder, prompt_encoder, mask_decoder, pixel_mean=PIXEL_MEAN, pixel_std=PIXEL_STD)
+    return modeling.Sam(image_encoder, prompt_encoder, mask_decoder, pixel_mean=enc.pixel_mean, pixel_std=enc.pixel_std)
 
 
 def save_model(sam: torch.nn.Module, cfg: TinySamConfig, path: str, extra: dict[str, str] | None = None) -> None:
     """Write ``sam``'s state_dict as float32 safetensors: official keys, both configs in the metadata."""
     tensors = {k: v.detach().cpu().numpy().astype(np.float32) for k, v in sam.state_dict().items()}
-    metadata = cfg.decoder_config().metadata() | {
-        ENCODER_METADATA_KEY: json.dumps(cfg.encoder_metadata()),
+    metadata = cfg.decoder_config().metadata() | cfg.encoder_config().metadata() | {
         "samcore.model": "samcore_default_sam",
         "samcore.training_config": json.dumps(dataclasses.asdict(cfg)),
     }

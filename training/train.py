@@ -23,10 +23,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from samcore.encoder_config import PIXEL_MEAN, PIXEL_STD
 from training.clicks import correction_clicks, interior_points, random_points, tight_boxes
 from training.decode import decode, embed_prompts, upscale
 from training.losses import mask_iou, mask_losses
-from training.model import PIXEL_MEAN, PIXEL_STD, TinySamConfig, build_sam, save_model
+from training.model import TinySamConfig, build_sam, save_model
 from training.scenes import make_scene
 
 CLICK, BOX, MULTI = 0, 1, 2
@@ -173,7 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--out", default="weights/samcore_default_sam.safetensors", help="safetensors file to write")
     ap.add_argument("--checkpoint", default="training_run/checkpoint.pt", help="resumable state, saved every --every")
     ap.add_argument("--log", default="training_run/log.jsonl", help="one JSON line of loss / IoU per --log-every")
-    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--steps", type=int, default=3300, help="length of the learning-rate schedule")
+    ap.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (default: --steps)")
     ap.add_argument("--images", type=int, default=8, help="scenes per step")
     ap.add_argument("--objects", type=int, default=3, help="prompted objects per scene")
     ap.add_argument("--rounds", type=int, default=3, help="first prompt + correction rounds")
@@ -204,7 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     val_batch = make_batch(np.random.default_rng([args.seed, 10**9]), 24, 3, cfg.img_size)
     began = time.time()
-    bar = tqdm(range(start, args.steps), initial=start, total=args.steps, desc="train")
+    stop = args.steps if args.stop_at is None else args.stop_at
+    bar = tqdm(range(start, stop), initial=start, total=stop, desc="train")
     with open(args.log, "a") as log:
         for step in bar:
             for group in optimizer.param_groups:
@@ -220,15 +223,16 @@ def main(argv: list[str] | None = None) -> None:
             record = {"step": step + 1, "loss": round(float(loss), 4), **{k: round(v, 4) for k, v in stats.items()}}
             bar.set_postfix(loss=record["loss"], iou0=record["iou0"], iou_last=record[f"iou{args.rounds - 1}"])
             done = step + 1
-            if done % args.every == 0 or done == args.steps:
+            if done % args.every == 0 or done == stop:
                 sam.eval()
                 record |= {k: round(v, 4) for k, v in validate(sam, val_batch).items()}
                 torch.save({"model": sam.state_dict(), "optimizer": optimizer.state_dict(), "step": done}, checkpoint)
-                save_model(sam, cfg, args.out, {"samcore.training": json.dumps({"step": done, **vars(args)})})
             if done % args.log_every == 0 or "val_box" in record:
                 record["seconds"] = round(time.time() - began, 1)
                 log.write(json.dumps(record) + "\n")
                 log.flush()
+    trained = max(start, stop)  # a checkpoint past --stop-at is written as it is
+    save_model(sam, cfg, args.out, {"samcore.training": json.dumps({"step": trained, **vars(args)})})
 
 
 if __name__ == "__main__":
