@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def _erode(masks: np.ndarray) -> np.ndarray:
+def erode(masks: np.ndarray) -> np.ndarray:
     """One step of 4-neighbour erosion of bool [P, H, W] (outside the picture counts as empty)."""
     out = masks.copy()
     out[:, 1:] &= masks[:, :-1]
@@ -29,7 +29,7 @@ def interior_points(masks: np.ndarray) -> np.ndarray:
     deepest = masks.copy()
     current = masks
     while current.any():
-        current = _erode(current)
+        current = erode(current)
         alive = current.reshape(len(masks), -1).any(axis=1)
         deepest[alive] = current[alive]
     points = np.zeros((len(masks), 2), np.float32)
