@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from samcore.config import DecoderConfig, EncoderConfig, encoder_shapes, expected_shapes
+from samcore.config import ENCODER_PRESETS, PRESETS, DecoderConfig, EncoderConfig, encoder_shapes, expected_shapes
 
 #: Learnt embedding tables (token / point embeddings): unit normal, as torch inits them.
 _EMBEDDING_SUFFIXES = (
@@ -53,3 +53,21 @@ def random_encoder_params(config: EncoderConfig, seed: int = 0) -> dict[str, np.
     norm scales are perturbed around 1 so that each one matters."""
     rng = np.random.default_rng(seed)
     return {key: _draw(rng, key, shape).astype(np.float32) for key, shape in encoder_shapes(config).items()}
+
+
+#: Small SAMs for tests and demos: whole models (image encoder + decoder) that run in
+#: milliseconds; "tiny" sees a 128-pixel frame as an 8 x 8 grid, in 4 x 4 windows.
+SMALL_MODELS: dict[str, tuple[EncoderConfig, DecoderConfig]] = {
+    "tiny": (
+        EncoderConfig(img_size=128, patch_size=16, embed_dim=32, depth=2, num_heads=2, window_size=4,
+                      global_attn_indexes=(1,), out_chans=32),
+        DecoderConfig(embed_dim=32, mlp_dim=64, num_heads=2, iou_head_hidden_dim=32),
+    ),
+}
+
+
+def model_configs(name: str) -> tuple[EncoderConfig | None, DecoderConfig]:
+    """(image encoder config or None, decoder config) of an official preset or a small model."""
+    if name in SMALL_MODELS:
+        return SMALL_MODELS[name]
+    return ENCODER_PRESETS.get(name), PRESETS[name]

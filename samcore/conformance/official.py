@@ -6,6 +6,9 @@ imports this module.
 `segment_anything/__init__.py` imports torchvision (through the automatic mask
 generator), which cannot be installed beside the CPU torch here; its modeling and
 utils submodules need only torch, so we import them under a stub parent package.
+Its image resize (``ResizeLongestSide.apply_image``, used by ``SamPredictor``) calls
+two torchvision functions on PIL images; without torchvision a minimal stub of the
+two stands in (`_torchvision_stub`).
 """
 
 from __future__ import annotations
@@ -35,26 +38,38 @@ def _import(name: str) -> types.ModuleType:
     return importlib.import_module(name)
 
 
-def _import_transforms() -> types.ModuleType:
-    """``utils.transforms`` imports torchvision's image resize at module level; the
-    coordinate transforms we compare against are NumPy only, so a placeholder
-    torchvision whose functions refuse to run is enough (and proves they are unused)."""
-    if importlib.util.find_spec("torchvision") is None:
-        def unavailable(*args, **kwargs):
-            raise RuntimeError("torchvision is not installed; only coordinate transforms are tested")
+def _torchvision_stub() -> None:
+    """A minimal ``torchvision.transforms.functional`` for Meta's ``ResizeLongestSide.apply_image``
+    (torchvision cannot be installed beside the CPU torch here), doing what torchvision
+    does on these inputs: ``to_pil_image`` of a uint8 [H, W, 3] array is ``Image.fromarray``
+    (mode RGB), and ``resize(pil_image, [h, w])`` is Pillow's ``resize((w, h), BILINEAR)``
+    (torchvision's default interpolation; Pillow always antialiases). Other inputs are refused."""
+    from PIL import Image
 
-        functional = types.ModuleType("torchvision.transforms.functional")
-        functional.resize = functional.to_pil_image = unavailable
-        for name in ("torchvision", "torchvision.transforms"):
-            sys.modules.setdefault(name, types.ModuleType(name))
-        sys.modules["torchvision.transforms.functional"] = functional
-    return _import("segment_anything.utils.transforms")
+    def to_pil_image(pic):
+        if not (isinstance(pic, np.ndarray) and pic.dtype == np.uint8 and pic.ndim == 3 and pic.shape[2] == 3):
+            raise NotImplementedError("torchvision stub: to_pil_image takes a uint8 [H, W, 3] array only")
+        return Image.fromarray(pic)
+
+    def resize(img, size):
+        if not (isinstance(img, Image.Image) and len(size) == 2):
+            raise NotImplementedError("torchvision stub: resize takes a PIL image and [h, w] only")
+        return img.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
+
+    functional = types.ModuleType("torchvision.transforms.functional")
+    functional.resize, functional.to_pil_image = resize, to_pil_image
+    for name in ("torchvision", "torchvision.transforms"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["torchvision.transforms.functional"] = functional
 
 
 modeling = _import("segment_anything.modeling")
 onnx_utils = _import("segment_anything.utils.onnx")
 amg = _import("segment_anything.utils.amg")
-transforms = _import_transforms()
+if importlib.util.find_spec("torchvision") is None:
+    _torchvision_stub()
+transforms = _import("segment_anything.utils.transforms")
+predictor = _import("segment_anything.predictor")
 
 
 def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.ndarray]) -> torch.nn.Module:
