@@ -64,7 +64,7 @@ def draw_box(image: np.ndarray, box: np.ndarray, colour: tuple[int, int, int] = 
     _check_image(image)
     out = image.copy()
     h, w = image.shape[:2]
-    x0, y0, x1, y1 = (int(round(v)) for v in np.asarray(box, np.float32))
+    x0, y0, x1, y1 = np.round(np.asarray(box, np.float32)).astype(int)
     x0, x1 = np.clip([x0, x1], 0, w - 1)
     y0, y1 = np.clip([y0, y1], 0, h - 1)
     for t in range(2):

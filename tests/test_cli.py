@@ -7,11 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from samcore.cli import main
-from samcore.config import PRESETS
+from samcore.config import PRESETS, EncoderConfig
 from samcore.random_weights import random_params
-from samcore.weights import load_decoder_params
+from samcore.weights import default_weights_path, load_decoder_params, random_decoder_path
 
 
 def test_predict_on_the_bundled_default(capsys, tmp_path) -> None:
@@ -22,13 +23,16 @@ def test_predict_on_the_bundled_default(capsys, tmp_path) -> None:
     assert "masks at 480x640" in text and "predicted IoU" in text
     saved = np.load(out)
     assert saved["masks"].shape == (1, 3, 480, 640) and saved["masks"].dtype == bool
-    assert saved["low_res_logits"].shape == (1, 3, 256, 256)
+    grid = EncoderConfig.from_params(load_file(default_weights_path())).grid_size
+    assert saved["low_res_logits"].shape == (1, 3, 4 * grid, 4 * grid)
+    assert "example picture" in text
 
 
 def test_predict_single_mask_with_an_embedding_file(capsys, tmp_path) -> None:
     embedding = np.random.default_rng(0).standard_normal((1, 256, 64, 64)).astype(np.float32)
     np.save(tmp_path / "e.npy", embedding)
-    assert main(["predict", "--embedding", str(tmp_path / "e.npy"), "--single-mask"]) == 0
+    weights = str(random_decoder_path())
+    assert main(["predict", "--weights", weights, "--embedding", str(tmp_path / "e.npy"), "--single-mask"]) == 0
     assert "image centre" in capsys.readouterr().out
 
 

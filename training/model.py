@@ -1,7 +1,8 @@
 """The default model: Meta's exact SAM modules at a small size, and its safetensors file.
 
 The model is ``segment_anything.modeling.Sam`` built from Meta's own classes, so the
-saved state_dict loads ``strict=True`` into Meta's ``Sam`` built with ``TinySamConfig``.
+saved state_dict loads ``strict=True`` into Meta's ``Sam`` built from the configs
+samcore reads back from the file (``EncoderConfig.from_shapes``, ``infer_config``).
 """
 
 from __future__ import annotations
@@ -63,31 +64,32 @@ class TinySamConfig:
         )
 
 
-def build_sam(cfg: TinySamConfig) -> torch.nn.Module:
-    """Meta's ``Sam`` (image encoder, prompt encoder, mask decoder) at the sizes of ``cfg``."""
-    enc = cfg.encoder_config()
+def build_sam(encoder: EncoderConfig, decoder: DecoderConfig) -> torch.nn.Module:
+    """Meta's ``Sam`` (image encoder, prompt encoder, mask decoder) at the sizes of the two configs."""
+    grid, size = encoder.grid_size, encoder.img_size
     image_encoder = modeling.ImageEncoderViT(
-        img_size=enc.img_size, patch_size=enc.patch_size, embed_dim=enc.embed_dim, depth=enc.depth,
-        num_heads=enc.num_heads, mlp_ratio=enc.mlp_ratio, out_chans=enc.out_chans, qkv_bias=True,
-        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=enc.use_rel_pos,
-        window_size=enc.window_size, global_attn_indexes=enc.global_attn_indexes,
+        img_size=size, patch_size=encoder.patch_size, embed_dim=encoder.embed_dim, depth=encoder.depth,
+        num_heads=encoder.num_heads, mlp_ratio=encoder.mlp_ratio, out_chans=encoder.out_chans, qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=encoder.use_rel_pos,
+        window_size=encoder.window_size, global_attn_indexes=encoder.global_attn_indexes,
     )
     prompt_encoder = modeling.PromptEncoder(
-        embed_dim=cfg.prompt_dim,
-        image_embedding_size=(cfg.grid, cfg.grid),
-        input_image_size=(cfg.img_size, cfg.img_size),
-        mask_in_chans=16,
+        embed_dim=decoder.embed_dim,
+        image_embedding_size=(grid, grid),
+        input_image_size=decoder.frame_size((grid, grid)),
+        mask_in_chans=decoder.mask_in_chans,
     )
     mask_decoder = modeling.MaskDecoder(
-        num_multimask_outputs=3,
+        num_multimask_outputs=decoder.num_mask_tokens - 1,
         transformer=modeling.TwoWayTransformer(
-            depth=2, embedding_dim=cfg.prompt_dim, mlp_dim=cfg.decoder_mlp_dim, num_heads=cfg.decoder_heads
+            depth=decoder.depth, embedding_dim=decoder.embed_dim, mlp_dim=decoder.mlp_dim,
+            num_heads=decoder.num_heads, attention_downsample_rate=decoder.attention_downsample_rate,
         ),
-        transformer_dim=cfg.prompt_dim,
-        iou_head_depth=3,
-        iou_head_hidden_dim=cfg.iou_head_hidden_dim,
+        transformer_dim=decoder.embed_dim,
+        iou_head_depth=decoder.iou_head_depth,
+        iou_head_hidden_dim=decoder.iou_head_hidden_dim,
     )
-    return modeling.Sam(image_encoder, prompt_encoder, mask_decoder, pixel_mean=enc.pixel_mean, pixel_std=enc.pixel_std)
+    return modeling.Sam(image_encoder, prompt_encoder, mask_decoder, encoder.pixel_mean, encoder.pixel_std)
 
 
 def save_model(sam: torch.nn.Module, cfg: TinySamConfig, path: str, extra: dict[str, str] | None = None) -> None:

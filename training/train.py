@@ -160,8 +160,16 @@ def validate(sam: torch.nn.Module, batch: Batch) -> dict[str, float]:
     return result
 
 
-def learning_rate(step: int, steps: int, peak: float, warmup: int) -> float:
-    """Linear warm-up to ``peak``, then cosine decay to 2% of it at ``steps``."""
+def learning_rate(step: int, steps: int, peak: float, warmup: int, decay_from: int | None = None,
+                  stop: int | None = None) -> float:
+    """Linear warm-up to ``peak``, then cosine decay to 2% of it at ``steps``.
+
+    With ``decay_from``: from that step on, a linear decay from the cosine's value
+    there to zero at ``stop`` (a run cut short still ends annealed; the steps
+    before ``decay_from`` do not depend on it, so a resumed run may set it).
+    """
+    if decay_from is not None and stop is not None and step >= decay_from:
+        return learning_rate(decay_from, steps, peak, warmup) * (stop - step) / max(1, stop - decay_from)
     if step < warmup:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, steps - warmup)
@@ -176,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--log", default="training_run/log.jsonl", help="one JSON line of loss / IoU per --log-every")
     ap.add_argument("--steps", type=int, default=3300, help="length of the learning-rate schedule")
     ap.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (default: --steps)")
+    ap.add_argument("--decay-from", type=int, default=None, help="decay linearly to 0 from this step to --stop-at")
     ap.add_argument("--images", type=int, default=8, help="scenes per step")
     ap.add_argument("--objects", type=int, default=3, help="prompted objects per scene")
     ap.add_argument("--rounds", type=int, default=3, help="first prompt + correction rounds")
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     cfg = TinySamConfig()
-    sam = build_sam(cfg)
+    sam = build_sam(cfg.encoder_config(), cfg.decoder_config())
     decay = [p for n, p in sam.named_parameters() if p.ndim > 1 and "rel_pos" not in n and "embed" not in n]
     rest = [p for n, p in sam.named_parameters() if not (p.ndim > 1 and "rel_pos" not in n and "embed" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
@@ -211,7 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     with open(args.log, "a") as log:
         for step in bar:
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup)
+                group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup, args.decay_from, stop)
             rng = np.random.default_rng([args.seed, step])
             batch = make_batch(rng, args.images, args.objects, cfg.img_size)
             sam.train()

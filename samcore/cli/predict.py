@@ -9,20 +9,24 @@ import numpy as np
 
 from samcore.cli.arguments import numbers
 from samcore.decoder import Decoder
+from samcore.encoder import Encoder
+from samcore.image_io import read_image
 from samcore.postprocess import postprocess_masks, stability_score
 from samcore.transforms import apply_boxes, apply_coords
+from samcore.weights import bundled_path
 
 
 def _predict(args: argparse.Namespace) -> None:
     decoder = Decoder.from_weights(args.weights, backend=args.backend, device=args.device)
-    c = decoder.config.embed_dim
+    original = tuple(args.original_size) if args.original_size else None
     if args.embedding:
         embedding = np.load(args.embedding)
     else:
-        print(f"no --embedding given: using a seeded random embedding [1, {c}, 64, 64]")
-        embedding = np.random.default_rng(0).standard_normal((1, c, 64, 64), dtype=np.float32)
+        example = Encoder.from_weights(args.weights, device=args.device).encode(read_image(bundled_path("example.png")))
+        print(f"no --embedding given: encoded the bundled example picture ({bundled_path('example.png')})")
+        embedding, original = example.features, original or example.original_size
     frame = decoder.config.frame_size(embedding.shape[-2:])
-    original = tuple(args.original_size) if args.original_size else frame
+    original = original or frame
     points = [numbers(p, (2, 3)) for p in args.point]
     coords = labels = boxes = None
     if points:
@@ -51,9 +55,9 @@ def _predict(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``predict`` to the subcommands."""
-    p = sub.add_parser("predict", help="decode prompts on an image embedding (defaults: bundled weights, demo input)")
+    p = sub.add_parser("predict", help="decode prompts on an image embedding (default: the example picture)")
     p.add_argument("--weights", help="safetensors decoder weights (default: the bundled default)")
-    p.add_argument("--embedding", help=".npy image embedding [1, C, h, w] (default: seeded random)")
+    p.add_argument("--embedding", help=".npy image embedding [1, C, h, w] (default: the example picture's)")
     p.add_argument("--point", action="append", default=[], help="x,y[,label] in original pixels; repeatable")
     p.add_argument("--box", help="x0,y0,x1,y1 in original pixels")
     p.add_argument("--original-size", type=lambda t: [int(v) for v in numbers(t, (2,))], help="H,W of the image")

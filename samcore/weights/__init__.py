@@ -6,6 +6,7 @@ from samcore.weights.checkpoints import (
     default_weights_path,
     describe,
     load_manifest,
+    random_decoder_path,
     sha256_file,
 )
 from samcore.weights.encoder_weights import encoder_params, load_encoder_params, validate_encoder
@@ -21,6 +22,7 @@ __all__ = [
     "load_decoder_params",
     "load_encoder_params",
     "load_manifest",
+    "random_decoder_path",
     "read_header",
     "read_pth",
     "safetensors_dtype",
