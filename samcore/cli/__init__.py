@@ -6,11 +6,11 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from samcore.cli import backends, convert, export, info, predict, random_weights
+from samcore.cli import backends, convert, demo, export, info, predict, random_weights
 from samcore.errors import SamcoreError
 
 # Each module adds its subcommand(s); order is the order `samcore --help` lists them.
-COMMANDS = (predict, backends, export, convert, info, random_weights)
+COMMANDS = (demo, predict, backends, export, convert, info, random_weights)
 
 
 def build_parser() -> argparse.ArgumentParser:

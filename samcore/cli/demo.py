@@ -25,21 +25,21 @@ def demo_panels(predictor, image: np.ndarray, prompts: dict) -> list[tuple[str, 
     click = np.array([prompts["click"]], np.float32)
     masks, scores, _ = predictor.predict(point_coords=click, point_labels=np.array([1]), multimask_output=True)
     best = int(np.argmax(scores))
-    panels = [(f"click: IoU {scores[best]:.2f}", draw_points(overlay_mask(image, masks[best]), click, [1]))]
+    panels = [(f"click (score {scores[best]:.2f})", draw_points(overlay_mask(image, masks[best]), click, [1]))]
     box = np.array(prompts["box"], np.float32)
     masks, scores, _ = predictor.predict(box=box, multimask_output=False)
-    panels.append((f"box: IoU {scores[0]:.2f}", draw_box(overlay_mask(image, masks[0]), box)))
+    panels.append((f"box (score {scores[0]:.2f})", draw_box(overlay_mask(image, masks[0]), box)))
     refine = prompts["refine"]
     first = np.array([refine["first"]], np.float32)
     masks, scores, low_res = predictor.predict(point_coords=first, point_labels=np.array([1]), multimask_output=True)
     best = int(np.argmax(scores))
-    panels.append((f"first click: IoU {scores[best]:.2f}", draw_points(overlay_mask(image, masks[best]), first, [1])))
+    panels.append((f"first click (score {scores[best]:.2f})", draw_points(overlay_mask(image, masks[best]), first, [1])))
     coords = np.concatenate([first, np.array(refine["points"], np.float32)])
     labels = np.array([1, *refine["labels"]])
     masks, scores, _ = predictor.predict(
         point_coords=coords, point_labels=labels, mask_input=low_res[best][None], multimask_output=False
     )
-    panels.append((f"refined: IoU {scores[0]:.2f}", draw_points(overlay_mask(image, masks[0]), coords, labels)))
+    panels.append((f"refined (score {scores[0]:.2f})", draw_points(overlay_mask(image, masks[0]), coords, labels)))
     return panels
 
 
@@ -68,7 +68,7 @@ def _demo(args: argparse.Namespace) -> None:
     prompts = json.loads(bundled_path("example.json").read_text())
     panels = demo_panels(predictor, image, prompts)
     Image.fromarray(compose(panels)).save(args.out)
-    print("; ".join(caption for caption, _ in panels) + " (predicted IoUs)")
+    print("; ".join(caption for caption, _ in panels) + " (score: predicted IoU)")
     print(f"wrote {args.out}")
 
 
