@@ -40,7 +40,8 @@ ENCODER_CASES: dict[str, EncoderCase] = {
     "resized": EncoderCase(
         EncoderConfig(img_size=96, patch_size=8, embed_dim=48, depth=4, num_heads=3, window_size=5,
                       global_attn_indexes=(1, 3), out_chans=24),
-        (("blocks.0.attn.rel_pos_h", 13), ("blocks.1.attn.rel_pos_w", 15), ("blocks.2.attn.rel_pos_w", 5)),
+        (("blocks.0.attn.rel_pos_h", 13), ("blocks.1.attn.rel_pos_w", 15), ("blocks.2.attn.rel_pos_h", 11),
+         ("blocks.2.attn.rel_pos_w", 5)),
     ),
     "global": EncoderCase(EncoderConfig(img_size=64, patch_size=16, embed_dim=64, depth=2, num_heads=4,
                                         mlp_ratio=2.0, window_size=0, global_attn_indexes=(), use_rel_pos=False,

@@ -72,14 +72,18 @@ transforms = _import("segment_anything.utils.transforms")
 predictor = _import("segment_anything.predictor")
 
 
-def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.ndarray]) -> torch.nn.Module:
-    """Meta's ``Sam`` with the decoder ``params`` loaded and a tiny seeded ViT image
-    encoder (one block, width 32), so its state_dict has every part a real one has."""
+def build_official_sam(
+    config: DecoderConfig, grid: int, params: dict[str, np.ndarray], image_encoder: torch.nn.Module | None = None
+) -> torch.nn.Module:
+    """Meta's ``Sam`` with the decoder ``params`` loaded and ``image_encoder``, by default a
+    tiny seeded ViT (one block, width 32), so its state_dict has every part a real one has."""
     frame = config.frame_size((grid, grid))
-    torch.manual_seed(0)
-    image_encoder = modeling.ImageEncoderViT(
-        img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2, out_chans=config.embed_dim
-    )
+    if image_encoder is None:
+        torch.manual_seed(0)
+        image_encoder = modeling.ImageEncoderViT(
+            img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2,
+            out_chans=config.embed_dim,
+        )
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=config.embed_dim,
         image_embedding_size=(grid, grid),
@@ -127,6 +131,14 @@ def build_official_image_encoder(config: EncoderConfig, params: dict[str, np.nda
             setattr(encoder.get_submodule(module_name), attribute, torch.nn.Parameter(torch.zeros_like(value)))
     encoder.load_state_dict(state, strict=True)
     return encoder.eval()
+
+
+def build_official_predictor(encoder_config: EncoderConfig, config: DecoderConfig, params: dict[str, np.ndarray]):
+    """Meta's ``SamPredictor`` on a ``Sam`` with the image encoder and decoder of ``params``."""
+    encoder_params = {k: v for k, v in params.items() if k.startswith("image_encoder.")}
+    image_encoder = build_official_image_encoder(encoder_config, encoder_params)
+    sam = build_official_sam(config, encoder_config.grid_size, params, image_encoder)
+    return predictor.SamPredictor(sam)
 
 
 def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:

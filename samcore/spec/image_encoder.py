@@ -25,6 +25,13 @@ from samcore.spec.ops import conv2d, gelu, layer_norm, linear, softmax
 EPS = 1e-6
 
 
+def dense(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
+    """The Linear ``key`` on tokens x [..., D_in] -> [..., D_out], as one 2-D product
+    (NumPy runs a product of stacked operands as many small ones, several times slower)."""
+    flat = linear(x.reshape(-1, x.shape[-1]), params[f"{key}.weight"], params[f"{key}.bias"])
+    return flat.reshape(*x.shape[:-1], flat.shape[-1])
+
+
 def patch_embed(params: Mapping[str, np.ndarray], images: np.ndarray) -> np.ndarray:
     """Conv with kernel = stride = patch: images [B, 3, S, S] -> tokens [B, g, g, D]."""
     p = f"{IMAGE_ENCODER}patch_embed.proj"
@@ -110,7 +117,7 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_hea
     b, h, w, d = x.shape
     head_dim = d // num_heads
     # qkv [B', hw, 3D] -> [3, B' * heads, hw, hd]
-    qkv = linear(x, params[f"{key}.qkv.weight"], params[f"{key}.qkv.bias"]).reshape(b, h * w, 3, num_heads, head_dim)
+    qkv = dense(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
     qkv = qkv.transpose(2, 0, 3, 1, 4).reshape(3, b * num_heads, h * w, head_dim)
     q, k, v = qkv[0], qkv[1], qkv[2]
     scores = (q * np.float32(head_dim**-0.5)) @ k.transpose(0, 2, 1)  # [B' * heads, hw, hw]
@@ -121,13 +128,12 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_hea
         scores = (scores.reshape(b * num_heads, h, w, h, w) + bias_h + bias_w).reshape(b * num_heads, h * w, h * w)
     out = softmax(scores, axis=-1) @ v  # [B' * heads, hw, hd]
     out = out.reshape(b, num_heads, h, w, head_dim).transpose(0, 2, 3, 1, 4).reshape(b, h, w, d)
-    return linear(out, params[f"{key}.proj.weight"], params[f"{key}.proj.bias"])
+    return dense(params, f"{key}.proj", out)
 
 
 def mlp(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
     """lin1, exact GELU, lin2: x [..., D] -> [..., D]."""
-    hidden = gelu(linear(x, params[f"{key}.lin1.weight"], params[f"{key}.lin1.bias"]))
-    return linear(hidden, params[f"{key}.lin2.weight"], params[f"{key}.lin2.bias"])
+    return dense(params, f"{key}.lin2", gelu(dense(params, f"{key}.lin1", x)))
 
 
 def norm(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
