@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from training.clicks import erode, interior_points, tight_boxes
-from training.scenes import make_scene
+from training.scenes import Scene, make_scene
 
 EXAMPLE_SEED = (7, 1)
 SIZE = (384, 384)
@@ -53,6 +53,11 @@ def example_prompts(masks: np.ndarray) -> dict:
     }
 
 
+def example_scene() -> Scene:
+    """The scene of the bundled example picture (deterministic)."""
+    return make_scene(np.random.default_rng(EXAMPLE_SEED), SIZE, num_shapes=(5, 7))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Write the example PNG and its prompts JSON into ``--out`` (default weights/)."""
     from PIL import Image
@@ -60,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="weights", help="folder to write example.png and example.json into")
     args = ap.parse_args(argv)
-    scene = make_scene(np.random.default_rng(EXAMPLE_SEED), SIZE, num_shapes=(5, 7))
+    scene = example_scene()
     out = Path(args.out)
     Image.fromarray(scene.image).save(out / "example.png", optimize=True)
     prompts = {"about": "Prompts for example.png from its ground truth (training/example.py); (x, y) pixels."}

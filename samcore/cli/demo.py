@@ -12,11 +12,16 @@ import json
 
 import numpy as np
 
-from samcore.overlay import draw_box, draw_points, overlay_mask
+from samcore.image_io import overlay, read_image, write_image
 from samcore.weights import bundled_path
 
 #: Gap between panels and height of the caption strip, pixels.
 GAP, CAPTION = 8, 22
+
+
+def _labelled(coords: np.ndarray, labels: list[int] | np.ndarray) -> np.ndarray:
+    """Points [N, 3] (x, y, label) as ``overlay`` draws them."""
+    return np.column_stack([coords, labels])
 
 
 def demo_panels(predictor, image: np.ndarray, prompts: dict) -> list[tuple[str, np.ndarray]]:
@@ -25,21 +30,21 @@ def demo_panels(predictor, image: np.ndarray, prompts: dict) -> list[tuple[str, 
     click = np.array([prompts["click"]], np.float32)
     masks, scores, _ = predictor.predict(point_coords=click, point_labels=np.array([1]), multimask_output=True)
     best = int(np.argmax(scores))
-    panels = [(f"click (score {scores[best]:.2f})", draw_points(overlay_mask(image, masks[best]), click, [1]))]
+    panels = [(f"click (score {scores[best]:.2f})", overlay(image, masks[best], _labelled(click, [1])))]
     box = np.array(prompts["box"], np.float32)
     masks, scores, _ = predictor.predict(box=box, multimask_output=False)
-    panels.append((f"box (score {scores[0]:.2f})", draw_box(overlay_mask(image, masks[0]), box)))
+    panels.append((f"box (score {scores[0]:.2f})", overlay(image, masks[0], box=box)))
     refine = prompts["refine"]
     first = np.array([refine["first"]], np.float32)
     masks, scores, low_res = predictor.predict(point_coords=first, point_labels=np.array([1]), multimask_output=True)
     best = int(np.argmax(scores))
-    panels.append((f"first click (score {scores[best]:.2f})", draw_points(overlay_mask(image, masks[best]), first, [1])))
+    panels.append((f"first click (score {scores[best]:.2f})", overlay(image, masks[best], _labelled(first, [1]))))
     coords = np.concatenate([first, np.array(refine["points"], np.float32)])
     labels = np.array([1, *refine["labels"]])
     masks, scores, _ = predictor.predict(
         point_coords=coords, point_labels=labels, mask_input=low_res[best][None], multimask_output=False
     )
-    panels.append((f"refined (score {scores[0]:.2f})", draw_points(overlay_mask(image, masks[0]), coords, labels)))
+    panels.append((f"refined (score {scores[0]:.2f})", overlay(image, masks[0], _labelled(coords, labels))))
     return panels
 
 
@@ -58,16 +63,13 @@ def compose(panels: list[tuple[str, np.ndarray]]) -> np.ndarray:
 
 
 def _demo(args: argparse.Namespace) -> None:
-    from PIL import Image
-
-    from samcore.image_io import read_image
     from samcore.predictor import Predictor
 
     predictor = Predictor.from_weights(args.weights, backend=args.backend, encoder_backend=args.backend)
     image = read_image(bundled_path("example.png"))
     prompts = json.loads(bundled_path("example.json").read_text())
     panels = demo_panels(predictor, image, prompts)
-    Image.fromarray(compose(panels)).save(args.out)
+    write_image(args.out, compose(panels))
     print("; ".join(caption for caption, _ in panels) + " (score: predicted IoU)")
     print(f"wrote {args.out}")
 
