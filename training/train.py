@@ -27,7 +27,7 @@ from samcore.encoder_config import PIXEL_MEAN, PIXEL_STD
 from training.clicks import correction_clicks, interior_points, random_points, tight_boxes
 from training.decode import decode, embed_prompts, upscale
 from training.losses import mask_iou, mask_losses
-from training.model import TinySamConfig, build_sam, save_model
+from training.model import DECODER, ENCODER, build_sam, save_model
 from training.scenes import make_scene
 
 CLICK, BOX, MULTI = 0, 1, 2
@@ -198,8 +198,7 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    cfg = TinySamConfig()
-    sam = build_sam(cfg.encoder_config(), cfg.decoder_config())
+    sam = build_sam(ENCODER, DECODER)
     decay = [p for n, p in sam.named_parameters() if p.ndim > 1 and "rel_pos" not in n and "embed" not in n]
     rest = [p for n, p in sam.named_parameters() if not (p.ndim > 1 and "rel_pos" not in n and "embed" not in n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": rest, "weight_decay": 0.0}],
@@ -213,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         start = state["step"]
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
-    val_batch = make_batch(np.random.default_rng([args.seed, 10**9]), 24, 3, cfg.img_size)
+    val_batch = make_batch(np.random.default_rng([args.seed, 10**9]), 24, 3, ENCODER.img_size)
     began = time.time()
     stop = args.steps if args.stop_at is None else args.stop_at
     bar = tqdm(range(start, stop), initial=start, total=stop, desc="train")
@@ -222,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup, args.decay_from, stop)
             rng = np.random.default_rng([args.seed, step])
-            batch = make_batch(rng, args.images, args.objects, cfg.img_size)
+            batch = make_batch(rng, args.images, args.objects, ENCODER.img_size)
             sam.train()
             loss, stats = step_loss(sam, batch, rng, args.rounds)
             optimizer.zero_grad(set_to_none=True)
@@ -241,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
                 log.write(json.dumps(record) + "\n")
                 log.flush()
     trained = max(start, stop)  # a checkpoint past --stop-at is written as it is
-    save_model(sam, cfg, args.out, {"samcore.training": json.dumps({"step": trained, **vars(args)})})
+    save_model(sam, args.out, {"samcore.training": json.dumps({"step": trained, **vars(args)})})
 
 
 if __name__ == "__main__":
