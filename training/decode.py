@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from samcore.spec.prompt_encoder import gather_point_prompts
+from samcore.spec.prompt_encoder import BOX_CORNER_LABELS, gather_point_prompts
 
 
 def embed_prompts(
@@ -27,7 +27,10 @@ def embed_prompts(
     mask_input [P, 1, 4h, 4w] logits or None.
     """
     points, point_labels = gather_point_prompts(coords, labels, boxes)
-    sparse = prompt_encoder._embed_points(torch.from_numpy(points), torch.from_numpy(point_labels), pad=False)
+    point_labels = torch.from_numpy(point_labels)
+    sparse = prompt_encoder._embed_points(torch.from_numpy(points), point_labels, pad=False)
+    for corner in BOX_CORNER_LABELS:  # _embed_points knows labels -1, 0, 1; _embed_boxes adds these
+        sparse = sparse + (point_labels == corner)[..., None] * prompt_encoder.point_embeddings[corner].weight
     if mask_input is None:
         h, w = prompt_encoder.image_embedding_size
         dense = prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1).expand(len(points), -1, h, w)

@@ -24,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from samcore.encoder_config import PIXEL_MEAN, PIXEL_STD
+from samcore.spec.prompt_encoder import BOX_CORNER_LABELS
 from training.clicks import correction_clicks, interior_points, random_points, tight_boxes
 from training.decode import decode, embed_prompts, upscale
 from training.losses import mask_iou, mask_losses
@@ -210,6 +211,9 @@ def main(argv: list[str] | None = None) -> None:
         sam.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
+    for corner in BOX_CORNER_LABELS:  # box corners are told apart by position alone: no learnt type embedding
+        sam.prompt_encoder.point_embeddings[corner].weight.data.zero_()
+        sam.prompt_encoder.point_embeddings[corner].weight.requires_grad_(False)
     checkpoint.parent.mkdir(parents=True, exist_ok=True)
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     val_batch = make_batch(np.random.default_rng([args.seed, 10**9]), 24, 3, ENCODER.img_size)
