@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pytest
 
@@ -42,11 +40,8 @@ def test_clicks_land_inside_and_corrections_target_the_larger_error() -> None:
     assert labels[0] == 0 and r[cy, cx] < 8
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None or importlib.util.find_spec("segment_anything") is None,
-    reason="needs torch and segment-anything (the train extra)",
-)
 def test_batched_decode_is_metas_prompt_encoder_and_mask_decoder() -> None:
+    pytest.importorskip("samcore.conformance.official", reason="needs torch and segment-anything (the train extra)")
     import torch
 
     from training.decode import decode, embed_prompts

@@ -1,6 +1,6 @@
 """Train the default model on synthetic scenes, as SAM is trained.
 
-    python -m training.train --out weights/samcore_default_sam.safetensors
+    python -m training.train        # the shipped weights: weights/samcore_default_sam.safetensors
 
 Each step draws fresh scenes (seeded by the step number, so a resumed run sees the
 same data), encodes them once and prompts several objects per image. First prompt:
@@ -184,8 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--checkpoint", default="training_run/checkpoint.pt", help="resumable state, saved every --every")
     ap.add_argument("--log", default="training_run/log.jsonl", help="one JSON line of loss / IoU per --log-every")
     ap.add_argument("--steps", type=int, default=3300, help="length of the learning-rate schedule")
-    ap.add_argument("--stop-at", type=int, default=None, help="stop after this many steps (default: --steps)")
-    ap.add_argument("--decay-from", type=int, default=None, help="decay linearly to 0 from this step to --stop-at")
+    ap.add_argument("--stop-at", type=int, default=2750, help="stop after this many steps (0: --steps)")
+    ap.add_argument("--decay-from", type=int, default=2100, help="decay linearly to 0 from this step to --stop-at "
+                    "(0: no linear decay)")
     ap.add_argument("--images", type=int, default=8, help="scenes per step")
     ap.add_argument("--objects", type=int, default=3, help="prompted objects per scene")
     ap.add_argument("--rounds", type=int, default=3, help="first prompt + correction rounds")
@@ -218,12 +219,12 @@ def main(argv: list[str] | None = None) -> None:
     Path(args.log).parent.mkdir(parents=True, exist_ok=True)
     val_batch = make_batch(np.random.default_rng([args.seed, 10**9]), 24, 3, ENCODER.img_size)
     began = time.time()
-    stop = args.steps if args.stop_at is None else args.stop_at
+    stop = args.stop_at or args.steps
     bar = tqdm(range(start, stop), initial=start, total=stop, desc="train")
     with open(args.log, "a") as log:
         for step in bar:
             for group in optimizer.param_groups:
-                group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup, args.decay_from, stop)
+                group["lr"] = learning_rate(step, args.steps, args.lr, args.warmup, args.decay_from or None, stop)
             rng = np.random.default_rng([args.seed, step])
             batch = make_batch(rng, args.images, args.objects, ENCODER.img_size)
             sam.train()

@@ -144,6 +144,14 @@ def build_official_image_encoder(config: EncoderConfig, params: dict[str, np.nda
     return encoder.eval()
 
 
+def build_official_predictor(encoder_config: EncoderConfig, config: DecoderConfig, params: dict[str, np.ndarray]):
+    """Meta's ``SamPredictor`` on a ``Sam`` with the image encoder and decoder of ``params``."""
+    encoder_params = {k: v for k, v in params.items() if k.startswith("image_encoder.")}
+    image_encoder = build_official_image_encoder(encoder_config, encoder_params)
+    sam = build_official_sam(config, encoder_config.grid_size, params, image_encoder)
+    return predictor.SamPredictor(sam)
+
+
 def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
     """Decode with Meta's modules: (embedding, coords [B, N, 2] incl. padding, labels)."""
     dense_pe = sam.prompt_encoder.get_dense_pe()
