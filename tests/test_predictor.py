@@ -15,7 +15,7 @@ from samcore import Decoder, DecoderConfig, Embedding, Encoder, Predictor
 from samcore.conformance.encoder_checks import ENCODER_CASES, embedding_error, encoder_case_params
 from samcore.errors import InputError, InputTypeError, SamcoreError, WeightsError
 from samcore.random_weights import SMALL_MODELS, random_encoder_params, random_params
-from samcore.weights import random_decoder_path, save_tensors
+from samcore.weights import convert_checkpoint, random_decoder_path
 
 torch = pytest.importorskip("torch")
 official = pytest.importorskip("samcore.conformance.official")
@@ -43,12 +43,17 @@ def _models() -> dict[str, tuple]:
 
 @pytest.fixture(scope="module", params=["tiny", "windowed"])
 def model(request, tmp_path_factory) -> Model:
+    """Meta's SamPredictor, and samcore's Predictor loaded from Meta's state_dict after
+    torch.save and `samcore convert` (the encoder's config inferred from its shapes)."""
     encoder_config, decoder_config, encoder_params = _models()[request.param]
     params = random_params(decoder_config, 5) | encoder_params
-    path = tmp_path_factory.mktemp(request.param) / "sam.safetensors"
-    save_tensors(path, params, decoder_config.metadata() | encoder_config.metadata())
-    predictor = Predictor.from_weights(path, backend="numpy", encoder_backend="numpy")
-    return Model(predictor, official.build_official_predictor(encoder_config, decoder_config, params))
+    meta = official.build_official_predictor(encoder_config, decoder_config, params)
+    folder = tmp_path_factory.mktemp(request.param)
+    torch.save(meta.model.state_dict(), folder / "sam.pth")
+    convert_checkpoint(folder / "sam.pth", folder / "sam.safetensors", config=decoder_config)
+    predictor = Predictor.from_weights(folder / "sam.safetensors", backend="numpy", encoder_backend="numpy")
+    assert predictor.encoder.config == encoder_config
+    return Model(predictor, meta)
 
 
 def _image(shape: tuple[int, int], seed: int) -> np.ndarray:
@@ -162,6 +167,10 @@ def test_predictor_errors(model: Model) -> None:
         model.predictor.predict(point_coords=[1, 1], point_labels=[1])
     with pytest.raises(InputError, match="point_labels: expected an array since point_coords is given"):
         model.predictor.predict(point_coords=[[1, 1]])
+    with pytest.raises(InputTypeError, match="point_labels: expected an integer array"):
+        model.predictor.predict(point_coords=[[1, 1]], point_labels=[0.5])
+    as_floats = model.predictor.predict(point_coords=[[1, 1]], point_labels=np.array([1.0]))  # Meta takes these
+    np.testing.assert_array_equal(as_floats[1], model.predictor.predict(point_coords=[[1, 1]], point_labels=[1])[1])
 
 
 def test_encoder_and_decoder_must_fit() -> None:
