@@ -37,7 +37,7 @@ def test_samcore_runs_with_frameworks_blocked() -> None:
 
 
 ENCODER_SCRIPT = SCRIPT.replace(
-    """dec = samcore.Decoder.from_weights()
+    """dec = samcore.Decoder.from_weights(samcore.weights.random_decoder_path())
 out = dec.predict(np.zeros((256, 64, 64), np.float32), [[[10.0, 10.0]]], [[1]])
 assert out.low_res_logits.shape == (1, 3, 256, 256)
 """,
