@@ -10,7 +10,7 @@ import numpy as np
 
 from samcore.embedding import Embedding
 from samcore.encoder_config import EncoderConfig
-from samcore.errors import BackendError, InputError, InputTypeError, WeightsError
+from samcore.errors import BackendError, InputError, InputTypeError
 from samcore.registry import ENCODERS
 from samcore.spec.preprocess import preprocess
 from samcore.weights import default_weights_path, encoder_params, load_encoder_params, sha256_file
@@ -52,13 +52,8 @@ class Encoder:
         config: EncoderConfig | None = None,
     ) -> Encoder:
         """Load the image encoder of a safetensors file (official key names) onto a backend
-        (see ``Encoder.__init__``). None: the bundled default, which is decoder-only, so it
-        raises a WeightsError saying where to get an encoder."""
-        if path is None:
-            raise WeightsError(
-                f"path: the bundled default ({default_weights_path().name}) has no image encoder; give a SAM "
-                "checkpoint converted with `samcore convert`, or `samcore random-weights --encoder` for tests"
-            )
+        (see ``Encoder.__init__``). None: the bundled default model."""
+        path = default_weights_path() if path is None else path
         params, config = load_encoder_params(path, config)
         return cls(params, config, backend, device, dtype, model_id=sha256_file(path))
 

@@ -21,7 +21,7 @@ from samcore.encoder_config import IMAGE_ENCODER
 from samcore.errors import InputError, InputTypeError, WeightsError
 from samcore.postprocess import postprocess_masks
 from samcore.transforms import apply_boxes, apply_coords
-from samcore.weights import read_header
+from samcore.weights import default_weights_path, read_header
 
 #: Logits above this are mask pixels (Meta's ``Sam.mask_threshold``).
 MASK_THRESHOLD = 0.0
@@ -60,11 +60,12 @@ class Predictor:
         """Decoder and (when the file has one) image encoder of a safetensors file.
 
         ``backend`` picks the decoder's backend, ``encoder_backend`` the encoder's ("auto"
-        when None); ``device`` applies to both. A decoder-only file (or ``path`` None, the
-        bundled default) gives a predictor without an encoder, fed with ``set_embedding``.
+        when None); ``device`` applies to both. ``path`` None: the bundled default model.
+        A decoder-only file gives a predictor without an encoder, fed with ``set_embedding``.
         """
+        path = default_weights_path() if path is None else path
         decoder = Decoder.from_weights(path, backend=backend, device=device)
-        has_encoder = path is not None and any(k.startswith(IMAGE_ENCODER) for k in read_header(path)[0])
+        has_encoder = any(k.startswith(IMAGE_ENCODER) for k in read_header(path)[0])
         encoder = Encoder.from_weights(path, encoder_backend or "auto", device) if has_encoder else None
         return cls(decoder, encoder)
 

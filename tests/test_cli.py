@@ -7,11 +7,12 @@ import pickle
 
 import numpy as np
 import pytest
+from safetensors.numpy import load_file
 
 from samcore.cli import main
-from samcore.config import PRESETS
+from samcore.config import PRESETS, EncoderConfig
 from samcore.random_weights import random_params
-from samcore.weights import load_decoder_params
+from samcore.weights import default_weights_path, load_decoder_params, random_decoder_path
 
 
 def test_predict_on_the_bundled_default(capsys, tmp_path) -> None:
@@ -23,7 +24,9 @@ def test_predict_on_the_bundled_default(capsys, tmp_path) -> None:
     saved = np.load(out)
     assert sorted(saved) == ["iou_predictions", "low_res_logits", "masks"]  # DecoderOutput's names
     assert saved["masks"].shape == (1, 3, 480, 640) and saved["masks"].dtype == bool
-    assert saved["low_res_logits"].shape == (1, 3, 256, 256) and saved["iou_predictions"].shape == (1, 3)
+    grid = EncoderConfig.from_params(load_file(default_weights_path())).grid_size
+    assert saved["low_res_logits"].shape == (1, 3, 4 * grid, 4 * grid) and saved["iou_predictions"].shape == (1, 3)
+    assert "example picture" in text
     assert f"wrote {out}" in text and sorted(p.name for p in tmp_path.iterdir()) == ["masks.npz"]
 
 
@@ -44,7 +47,8 @@ def test_predict_out_png_is_the_best_mask_as_an_image(capsys, tmp_path) -> None:
 def test_predict_single_mask_with_an_embedding_file(capsys, tmp_path) -> None:
     embedding = np.random.default_rng(0).standard_normal((1, 256, 64, 64)).astype(np.float32)
     np.save(tmp_path / "e.npy", embedding)
-    assert main(["predict", "--embedding", str(tmp_path / "e.npy"), "--single-mask"]) == 0
+    weights = str(random_decoder_path())
+    assert main(["predict", "--weights", weights, "--embedding", str(tmp_path / "e.npy"), "--single-mask"]) == 0
     assert "image centre" in capsys.readouterr().out
 
 

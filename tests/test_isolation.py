@@ -17,9 +17,13 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 import numpy as np
 import samcore, samcore.cli, samcore.spec, samcore.weights
-dec = samcore.Decoder.from_weights()
+dec = samcore.Decoder.from_weights(samcore.weights.random_decoder_path())
 out = dec.predict(np.zeros((256, 64, 64), np.float32), [[[10.0, 10.0]]], [[1]])
 assert out.low_res_logits.shape == (1, 3, 256, 256)
+predictor = samcore.Predictor.from_weights()  # the default model, image to mask
+predictor.set_image(np.zeros((90, 120, 3), np.uint8))
+masks, scores, _ = predictor.predict(point_coords=[[60, 45]], point_labels=[1])
+assert masks.shape == (3, 90, 120) and scores.shape == (3,)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
 assert not loaded, loaded
 print("ok")
@@ -33,7 +37,7 @@ def test_samcore_runs_with_frameworks_blocked() -> None:
 
 
 ENCODER_SCRIPT = SCRIPT.replace(
-    """dec = samcore.Decoder.from_weights()
+    """dec = samcore.Decoder.from_weights(samcore.weights.random_decoder_path())
 out = dec.predict(np.zeros((256, 64, 64), np.float32), [[[10.0, 10.0]]], [[1]])
 assert out.low_res_logits.shape == (1, 3, 256, 256)
 """,

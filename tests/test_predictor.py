@@ -15,7 +15,7 @@ from samcore import Decoder, DecoderConfig, Embedding, Encoder, Predictor
 from samcore.conformance.encoder_checks import ENCODER_CASES, embedding_error, encoder_case_params
 from samcore.errors import InputError, InputTypeError, SamcoreError, WeightsError
 from samcore.random_weights import SMALL_MODELS, random_encoder_params, random_params
-from samcore.weights import convert_checkpoint
+from samcore.weights import convert_checkpoint, random_decoder_path
 
 torch = pytest.importorskip("torch")
 official = pytest.importorskip("samcore.conformance.official")
@@ -182,7 +182,7 @@ def test_encoder_and_decoder_must_fit() -> None:
 
 
 def test_decoder_only_weights_give_a_device_predictor() -> None:
-    predictor = Predictor.from_weights(backend="numpy")
+    predictor = Predictor.from_weights(random_decoder_path(), backend="numpy")
     assert predictor.encoder is None
     with pytest.raises(SamcoreError, match="no image encoder"):
         predictor.set_image(_image((10, 10), 0))

@@ -13,7 +13,7 @@ import pytest
 from safetensors.numpy import load_file, save_file
 
 import samcore.weights.safetensors_io as safetensors_io
-from samcore import Decoder
+from samcore import Decoder, Predictor
 from samcore.config import DecoderConfig, expected_shapes
 from samcore.errors import CheckpointFormatError, SamcoreError, WeightsError
 from samcore.random_weights import random_params
@@ -23,6 +23,7 @@ from samcore.weights import (
     describe,
     load_decoder_params,
     load_manifest,
+    random_decoder_path,
     save_tensors,
 )
 
@@ -181,9 +182,9 @@ def test_bundled_default_and_manifest() -> None:
     for checkpoint in manifest["checkpoints"]:
         assert re.fullmatch(r"[0-9a-f]{64}", checkpoint["sha256"]) and checkpoint["size"] > 0
         assert checkpoint["url"].startswith("https://") and checkpoint["licence"]
-    decoder = Decoder.from_weights()  # the bundled default
-    assert decoder.config == DecoderConfig()
+    assert Decoder.from_weights(random_decoder_path()).config == DecoderConfig()  # ViT-B layout, for tests
     assert default_weights_path().name == manifest["default"]
+    assert Predictor.from_weights().encoder is not None  # the default model is a whole SAM: it sees pictures
 
 
 def test_describe_identifies_the_model_and_parts(tmp_path) -> None:

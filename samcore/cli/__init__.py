@@ -32,6 +32,7 @@ from samcore.cli import (
     backends,
     cache,
     convert,
+    demo,
     encode,
     everything,
     export,
@@ -46,7 +47,9 @@ from samcore.cli.errors import Parser, report
 from samcore.extras import DISTRIBUTION
 
 # Each module adds its subcommand(s); order is the order `samcore --help` lists them.
-COMMANDS = (predict, encode, segment, everything, backends, export, verify, convert, info, random_weights, cache, serve)
+COMMANDS = (
+    segment, demo, encode, predict, everything, backends, export, verify, convert, info, random_weights, cache, serve,
+)
 
 
 def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:

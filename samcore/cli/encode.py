@@ -43,7 +43,8 @@ def _encode(args: argparse.Namespace) -> None:
 def add_encoder_arguments(p: argparse.ArgumentParser) -> None:
     """IMAGE, --weights, --backend, --device and --quiet, shared by ``encode`` and ``segment``."""
     p.add_argument("image", help="picture file (JPEG, PNG, WebP, ...)")
-    p.add_argument("-w", "--weights", required=True, help="safetensors SAM weights with the image encoder")
+    p.add_argument("-w", "--weights", help="safetensors SAM weights with the image encoder (default: the bundled "
+                   "default model, trained on synthetic shapes)")
     p.add_argument("--backend", default="auto", help="encoder backend name or 'auto' (see: samcore backends)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, mps, ... (default: the backend's best)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress line")

@@ -13,10 +13,12 @@ from samcore.cli.arguments import box, image_size, input_file, output_file, poin
 from samcore.cli.errors import UsageError
 from samcore.cli.outputs import write_prediction
 from samcore.decoder import Decoder
+from samcore.encoder import Encoder
+from samcore.image_io import read_image
 from samcore.postprocess import postprocess_masks, stability_score
 from samcore.registry import ENTRY_POINT_GROUP, list_backends
 from samcore.transforms import apply_boxes, apply_coords
-from samcore.weights import default_weights_path, load_decoder_params
+from samcore.weights import bundled_path, default_weights_path, load_decoder_params
 
 
 def load_embedding(path: Path, embed_dim: int) -> np.ndarray:
@@ -81,10 +83,12 @@ def _predict(args: argparse.Namespace) -> None:
     if args.embedding:
         embedding = load_embedding(args.embedding, c)
     else:
-        print(f"no --embedding given: using a seeded random embedding [1, {c}, 64, 64]")
-        embedding = np.random.default_rng(0).standard_normal((1, c, 64, 64), dtype=np.float32)
+        picture = bundled_path("example.png")
+        example = Encoder.from_weights(args.weights, device=args.device).encode(read_image(picture))
+        print(f"no --embedding given: encoded the bundled example picture ({picture})")
+        embedding = example.features
     frame = config.frame_size(embedding.shape[-2:])
-    original = args.original_size or frame
+    original = args.original_size or (frame if args.embedding else example.original_size)
     coords, labels, boxes = _prompts(args, original, max(frame))
     decoder = Decoder(params, config, backend=args.backend, device=args.device)
     start = time.perf_counter()
@@ -105,16 +109,16 @@ def _predict(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``predict`` to the subcommands."""
-    p = sub.add_parser("predict", help="decode prompts on an image embedding (defaults: bundled weights, demo input)")
+    p = sub.add_parser("predict", help="decode prompts on an image embedding (default: the example picture's)")
     p.add_argument("--weights", type=input_file(".safetensors"),
-                   help="safetensors decoder weights (default: the bundled default, seeded random weights)")
+                   help="safetensors decoder weights (default: the bundled default model)")
     p.add_argument("--embedding", type=input_file(".npy"),
-                   help=".npy image embedding [1, C, h, w] from SAM's image encoder (default: seeded random)")
+                   help=".npy image embedding [1, C, h, w] from SAM's image encoder (default: the example picture's)")
     p.add_argument("--point", type=point, action="append", default=[], metavar="X,Y[,LABEL]",
                    help="a click in original pixels, label 1 foreground (default) or 0 background; repeatable")
     p.add_argument("--box", type=box, metavar="X0,Y0,X1,Y1", help="a box in original pixels, top-left corner first")
     p.add_argument("--original-size", type=image_size, metavar="H,W",
-                   help="height and width of the image in pixels (default: the encoder's input frame)")
+                   help="height and width of the image in pixels (default: the example picture's, or the input frame)")
     p.add_argument("--single-mask", action="store_true", help="one mask instead of three")
     p.add_argument("--out", type=output_file(".png", ".npz"),
                    help=".png: the best mask as an image; .npz: masks, low_res_logits and iou_predictions")

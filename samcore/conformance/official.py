@@ -70,22 +70,23 @@ transforms = _import("segment_anything.utils.transforms")
 predictor = _import("segment_anything.predictor")
 
 
-def build_official_sam(
-    config: DecoderConfig, grid: int, params: dict[str, np.ndarray], image_encoder: torch.nn.Module | None = None
-) -> torch.nn.Module:
-    """Meta's ``Sam`` with the decoder ``params`` loaded and ``image_encoder``, by default a
-    tiny seeded ViT (one block, width 32), so its state_dict has every part a real one has."""
-    frame = config.frame_size((grid, grid))
-    if image_encoder is None:
-        torch.manual_seed(0)
-        image_encoder = modeling.ImageEncoderViT(
-            img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2,
-            out_chans=config.embed_dim,
-        )
+def new_image_encoder(config: EncoderConfig) -> torch.nn.Module:
+    """Meta's ``ImageEncoderViT`` for ``config``, as its constructor initialises it."""
+    return modeling.ImageEncoderViT(
+        img_size=config.img_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, out_chans=config.out_chans, qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=config.use_rel_pos,
+        window_size=config.window_size, global_attn_indexes=config.global_attn_indexes,
+    )
+
+
+def new_prompt_and_mask_decoder(config: DecoderConfig, grid: int) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Meta's ``PromptEncoder`` and ``MaskDecoder`` for ``config`` on a ``grid`` x ``grid`` embedding,
+    as their constructors initialise them."""
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=config.embed_dim,
         image_embedding_size=(grid, grid),
-        input_image_size=frame,
+        input_image_size=config.frame_size((grid, grid)),
         mask_in_chans=config.mask_in_chans,
     )
     mask_decoder = modeling.MaskDecoder(
@@ -101,7 +102,22 @@ def build_official_sam(
         iou_head_depth=config.iou_head_depth,
         iou_head_hidden_dim=config.iou_head_hidden_dim,
     )
-    sam = modeling.Sam(image_encoder, prompt_encoder, mask_decoder)
+    return prompt_encoder, mask_decoder
+
+
+def build_official_sam(
+    config: DecoderConfig, grid: int, params: dict[str, np.ndarray], image_encoder: torch.nn.Module | None = None
+) -> torch.nn.Module:
+    """Meta's ``Sam`` with the decoder ``params`` loaded and ``image_encoder``, by default a
+    tiny seeded ViT (one block, width 32), so its state_dict has every part a real one has."""
+    frame = config.frame_size((grid, grid))
+    if image_encoder is None:
+        torch.manual_seed(0)
+        image_encoder = modeling.ImageEncoderViT(
+            img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2,
+            out_chans=config.embed_dim,
+        )
+    sam = modeling.Sam(image_encoder, *new_prompt_and_mask_decoder(config, grid))
     state = {k: torch.from_numpy(v.copy()) for k, v in params.items()}
     missing, unexpected = sam.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.startswith("image_encoder.")]:
@@ -116,12 +132,7 @@ def build_official_image_encoder(config: EncoderConfig, params: dict[str, np.nda
     at that length, as a checkpoint trained at another size would be: Meta's
     ``get_rel_pos`` then interpolates it at run time.
     """
-    encoder = modeling.ImageEncoderViT(
-        img_size=config.img_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
-        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, out_chans=config.out_chans, qkv_bias=True,
-        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=config.use_rel_pos,
-        window_size=config.window_size, global_attn_indexes=config.global_attn_indexes,
-    )
+    encoder = new_image_encoder(config)
     state = {k.removeprefix("image_encoder."): torch.from_numpy(v.copy()) for k, v in params.items()}
     for name, value in state.items():
         if name.endswith((".rel_pos_h", ".rel_pos_w")):

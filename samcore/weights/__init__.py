@@ -6,6 +6,7 @@ from samcore.weights.checkpoints import (
     default_weights_path,
     describe,
     load_manifest,
+    random_decoder_path,
     sha256_file,
 )
 from samcore.weights.digest import params_sha256
@@ -23,6 +24,7 @@ __all__ = [
     "load_encoder_params",
     "load_manifest",
     "params_sha256",
+    "random_decoder_path",
     "read_header",
     "read_pth",
     "safetensors_dtype",

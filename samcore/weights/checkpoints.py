@@ -43,8 +43,13 @@ def load_manifest() -> dict[str, Any]:
 
 
 def default_weights_path() -> Path:
-    """The bundled default decoder (ViT-B layout, seeded random weights: a demo, not a trained model)."""
+    """The bundled default model: a small SAM trained on synthetic shapes (docs/default-model.md)."""
     return bundled_path(load_manifest()["default"])
+
+
+def random_decoder_path() -> Path:
+    """The bundled decoder with seeded random weights in ViT-B's layout, for tests and benchmarks."""
+    return bundled_path(load_manifest()["random_decoder"])
 
 
 def sha256_file(path: str | os.PathLike) -> str:
