@@ -12,11 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from serve_helpers import encode_file, iou, picture, python_mask, running_service, write_small_sam
+from serve_helpers import encode_file, iou, picture, python_mask, running_service
 
 from samcore.decoder import Decoder
 from samcore.embedding import Embedding
 from samcore.predictor import Predictor
+from samcore.weights import default_weights_path
 
 pytest.importorskip("uvicorn")
 pytest.importorskip("PIL")
@@ -35,7 +36,7 @@ pytestmark = [
 
 
 def test_the_browser_masks_equal_the_python_decoders(tmp_path) -> None:
-    weights = write_small_sam(tmp_path / "small_sam.safetensors")
+    weights = default_weights_path()  # the bundled default model: the page shows real masks
     height, width = 300, 450
     image_path = tmp_path / "known.png"
     image_path.write_bytes(encode_file(picture(height, width, seed=1)))
