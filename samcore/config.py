@@ -1,5 +1,8 @@
 """DecoderConfig: the sizes of a SAM prompt encoder + mask decoder, and its presets.
 
+(The image encoder's `EncoderConfig` lives in ``samcore.encoder_config`` and is
+re-exported here, so both configs import from one place.)
+
 One source of truth for the decoder's state_dict: `expected_shapes` names every
 parameter (official key names) and its shape for a config, and `infer_config`
 reads a config back from the shapes of a weights file.
@@ -13,6 +16,10 @@ import json
 import re
 from collections.abc import Mapping
 
+from samcore.encoder_config import ENCODER_PRESETS as ENCODER_PRESETS
+from samcore.encoder_config import IMAGE_ENCODER as IMAGE_ENCODER
+from samcore.encoder_config import EncoderConfig as EncoderConfig
+from samcore.encoder_config import encoder_shapes as encoder_shapes
 from samcore.errors import WeightsError
 
 PROMPT_ENCODER = "prompt_encoder."

@@ -10,7 +10,7 @@ import numpy as np
 from samcore.transforms import preprocess_shape
 
 
-def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Source rows i0, i1 and weight of i1 for each output row (torch, align_corners=False).
 
     The source position ``scale * (i + 0.5) - 0.5`` is rounded to float32 once, as
@@ -27,8 +27,8 @@ def _bilinear_taps(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray,
 def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize of the last two axes of x [..., h, w] to ``size`` (H, W), as
     ``F.interpolate(mode="bilinear", align_corners=False)`` (no antialiasing)."""
-    r0, r1, rw = _bilinear_taps(x.shape[-2], size[0])
-    c0, c1, cw = _bilinear_taps(x.shape[-1], size[1])
+    r0, r1, rw = linear_taps(x.shape[-2], size[0])
+    c0, c1, cw = linear_taps(x.shape[-1], size[1])
     rows = x[..., r0, :] * (1 - rw)[:, None] + x[..., r1, :] * rw[:, None]
     return rows[..., c0] * (1 - cw) + rows[..., c1] * cw
 

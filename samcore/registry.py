@@ -1,13 +1,17 @@
-"""Backend registry: plugins found through the ``samcore.backends`` entry points.
+"""Backend registries: plugins found through entry points, decoders and image encoders apart.
 
 First-party backends (``backends/``) register exactly as a third party's would, in
 their distribution's ``pyproject.toml``::
 
-    [project.entry-points."samcore.backends"]
+    [project.entry-points."samcore.backends"]     # prompt encoder + mask decoder
     mine = "my_package:MyBackend"
 
-Registration (the name is known) is separate from availability (the runtime
-imports and works here): ``list_backends`` shows both.
+    [project.entry-points."samcore.encoders"]     # image encoder (optional)
+    mine = "my_package:MyEncoder"
+
+A name registered under ``samcore.backends`` but not ``samcore.encoders`` is a
+decoder-only port. Registration (the name is known) is separate from availability
+(the runtime imports and works here): ``list_backends`` shows both.
 """
 
 from __future__ import annotations
@@ -16,56 +20,18 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from importlib.metadata import entry_points
+from typing import Generic, TypeVar
 
 from samcore.backend import Availability, Backend
+from samcore.encoder_backend import EncoderBackend
 from samcore.errors import BackendError
 
 ENTRY_POINT_GROUP = "samcore.backends"
+ENCODER_ENTRY_POINT_GROUP = "samcore.encoders"
 #: Device kinds, best first, tried when a backend is chosen without a device.
 DEVICE_PREFERENCE = ("cuda", "mps", "cpu")
 
-
-@functools.cache
-def _entry_point_backends() -> dict[str, type[Backend] | str]:
-    """name -> Backend class, or the reason its plugin failed to load."""
-    found: dict[str, type[Backend] | str] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = ep.load()
-        except Exception as exc:  # a broken plugin must not break the others
-            found[ep.name] = f"plugin {ep.value!r} failed to load: {exc!r}"
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Backend)):
-            found[ep.name] = f"plugin {ep.value!r} is not a samcore.backend.Backend subclass"
-            continue
-        found[cls.name] = cls
-    return found
-
-
-_extra: dict[str, type[Backend]] = {}
-
-
-def register(cls: type[Backend]) -> type[Backend]:
-    """Register a backend class in this process (entry points are the usual way)."""
-    _extra[cls.name] = cls
-    return cls
-
-
-def registered() -> dict[str, type[Backend] | str]:
-    """Every registered backend: name -> class (or why its plugin could not load)."""
-    return _entry_point_backends() | _extra
-
-
-def get(name: str) -> type[Backend]:
-    """The backend class registered as ``name`` or with ``name`` as an alias."""
-    for key, cls in registered().items():
-        if isinstance(cls, str):
-            if key == name:
-                raise BackendError(f"backend {name!r} is registered but unusable: {cls}")
-            continue
-        if name == cls.name or name in cls.aliases:
-            return cls
-    raise BackendError(f"backend: unknown name {name!r}; registered: {sorted(registered())}")
+B = TypeVar("B", Backend, EncoderBackend)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,22 +45,89 @@ class BackendInfo:
     auto_priority: int
 
 
-def list_backends() -> list[BackendInfo]:
-    """Every registered backend with its availability, in ``auto`` preference order."""
-    rows = []
-    for key, cls in registered().items():
-        if isinstance(cls, str):
-            rows.append(BackendInfo(key, (), Availability(False, cls), (), -1))
-            continue
-        try:
-            availability = cls.availability()
-        except Exception as exc:  # availability must never raise; report it if it does
-            availability = Availability(False, f"availability check failed: {exc!r}")
-        rows.append(BackendInfo(cls.name, cls.aliases, availability, cls.dtypes, cls.auto_priority))
-    return sorted(rows, key=lambda r: -r.auto_priority)
+class Registry(Generic[B]):
+    """The backends of one entry point group, all subclasses of ``base``."""
+
+    def __init__(self, group: str, base: type[B], what: str) -> None:
+        """``what`` names the kind in messages ("backend", "encoder backend")."""
+        self.group, self.base, self.what = group, base, what
+        self._extra: dict[str, type[B]] = {}
+
+    @functools.cached_property
+    def _entry_points(self) -> dict[str, type[B] | str]:
+        """name -> class, or the reason its plugin failed to load."""
+        found: dict[str, type[B] | str] = {}
+        for ep in entry_points(group=self.group):
+            try:
+                cls = ep.load()
+            except Exception as exc:  # a broken plugin must not break the others
+                found[ep.name] = f"plugin {ep.value!r} failed to load: {exc!r}"
+                continue
+            if not (isinstance(cls, type) and issubclass(cls, self.base)):
+                found[ep.name] = f"plugin {ep.value!r} is not a {self.base.__module__}.{self.base.__name__} subclass"
+                continue
+            found[cls.name] = cls
+        return found
+
+    def register(self, cls: type[B]) -> type[B]:
+        """Register a backend class in this process (entry points are the usual way)."""
+        self._extra[cls.name] = cls
+        return cls
+
+    def registered(self) -> dict[str, type[B] | str]:
+        """Every registered backend: name -> class (or why its plugin could not load)."""
+        return self._entry_points | self._extra
+
+    def get(self, name: str) -> type[B]:
+        """The backend class registered as ``name`` or with ``name`` as an alias."""
+        for key, cls in self.registered().items():
+            if isinstance(cls, str):
+                if key == name:
+                    raise BackendError(f"{self.what} {name!r} is registered but unusable: {cls}")
+                continue
+            if name == cls.name or name in cls.aliases:
+                return cls
+        raise BackendError(f"{self.what}: unknown name {name!r}; registered: {sorted(self.registered())}")
+
+    def list(self) -> list[BackendInfo]:
+        """Every registered backend with its availability, in ``auto`` preference order."""
+        rows = []
+        for key, cls in self.registered().items():
+            if isinstance(cls, str):
+                rows.append(BackendInfo(key, (), Availability(False, cls), (), -1))
+                continue
+            try:
+                availability = cls.availability()
+            except Exception as exc:  # availability must never raise; report it if it does
+                availability = Availability(False, f"availability check failed: {exc!r}")
+            rows.append(BackendInfo(cls.name, cls.aliases, availability, cls.dtypes, cls.auto_priority))
+        return sorted(rows, key=lambda r: -r.auto_priority)
+
+    def resolve(self, backend: str | Sequence[str], device: str | None, dtype: str) -> tuple[type[B], str]:
+        """The first backend (and its device) that fits a request.
+
+        ``backend`` is a name, ``"auto"`` (every available backend by ``auto_priority``),
+        or a preference list of names. ``device`` None means the backend's best device.
+        """
+        if isinstance(backend, str):
+            names = [r.name for r in self.list() if r.auto_priority >= 0] if backend == "auto" else [backend]
+        else:
+            names = list(backend)
+        reasons = []
+        for name in names:
+            cls = self.get(name)
+            chosen, reason = _fits(cls, device, dtype)
+            if chosen is not None:
+                return cls, chosen
+            reasons.append(reason)
+        available = [r.name for r in self.list() if r.availability.available]
+        raise BackendError(
+            f"{self.what}: no {self.what} fits backend={backend!r}, device={device!r}, dtype={dtype!r}: "
+            f"{'; '.join(reasons)}. Available {self.what}s: {available}"
+        )
 
 
-def _fits(cls: type[Backend], device: str | None, dtype: str) -> tuple[str | None, str]:
+def _fits(cls: type[Backend] | type[EncoderBackend], device: str | None, dtype: str) -> tuple[str | None, str]:
     """(device to use, or None with the reason it does not fit)."""
     availability = cls.availability()
     if not availability.available:
@@ -111,25 +144,14 @@ def _fits(cls: type[Backend], device: str | None, dtype: str) -> tuple[str | Non
     return None, f"{cls.name}: no device {device} (has {devices})"
 
 
-def resolve(backend: str | Sequence[str], device: str | None, dtype: str) -> tuple[type[Backend], str]:
-    """The first backend (and its device) that fits a request.
+#: Prompt encoder + mask decoder ports (``samcore.backends``).
+BACKENDS: Registry[Backend] = Registry(ENTRY_POINT_GROUP, Backend, "backend")
+#: Image encoder ports (``samcore.encoders``).
+ENCODERS: Registry[EncoderBackend] = Registry(ENCODER_ENTRY_POINT_GROUP, EncoderBackend, "encoder backend")
 
-    ``backend`` is a name, ``"auto"`` (every available backend by ``auto_priority``),
-    or a preference list of names. ``device`` None means the backend's best device.
-    """
-    if isinstance(backend, str):
-        names = [r.name for r in list_backends() if r.auto_priority >= 0] if backend == "auto" else [backend]
-    else:
-        names = list(backend)
-    reasons = []
-    for name in names:
-        cls = get(name)
-        chosen, reason = _fits(cls, device, dtype)
-        if chosen is not None:
-            return cls, chosen
-        reasons.append(reason)
-    available = [r.name for r in list_backends() if r.availability.available]
-    raise BackendError(
-        f"backend: no backend fits backend={backend!r}, device={device!r}, dtype={dtype!r}: "
-        f"{'; '.join(reasons)}. Available backends: {available}"
-    )
+# The decoder registry's functions under their original names.
+register = BACKENDS.register
+registered = BACKENDS.registered
+get = BACKENDS.get
+list_backends = BACKENDS.list
+resolve = BACKENDS.resolve

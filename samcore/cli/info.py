@@ -10,8 +10,9 @@ from samcore.weights import describe
 
 def _info(args: argparse.Namespace) -> None:
     info = describe(args.file)
-    if "decoder_config" in info:
-        info["decoder_config"] = vars(info["decoder_config"])
+    for part in ("decoder_config", "encoder_config"):
+        if part in info:
+            info[part] = vars(info[part])
     print(json.dumps(info, indent=2, default=str))
 
 

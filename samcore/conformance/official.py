@@ -6,10 +6,14 @@ imports this module.
 `segment_anything/__init__.py` imports torchvision (through the automatic mask
 generator), which cannot be installed beside the CPU torch here; its modeling and
 utils submodules need only torch, so we import them under a stub parent package.
+Its image resize (``ResizeLongestSide.apply_image``, used by ``SamPredictor``) calls
+two torchvision functions on PIL images; without torchvision a minimal stub of the
+two stands in (`_torchvision_stub`).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import io
@@ -20,7 +24,7 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from samcore.config import DecoderConfig
+from samcore.config import DecoderConfig, EncoderConfig
 
 
 def _import(name: str) -> types.ModuleType:
@@ -34,36 +38,52 @@ def _import(name: str) -> types.ModuleType:
     return importlib.import_module(name)
 
 
-def _import_transforms() -> types.ModuleType:
-    """``utils.transforms`` imports torchvision's image resize at module level; the
-    coordinate transforms we compare against are NumPy only, so a placeholder
-    torchvision whose functions refuse to run is enough (and proves they are unused)."""
-    if importlib.util.find_spec("torchvision") is None:
-        def unavailable(*args, **kwargs):
-            raise RuntimeError("torchvision is not installed; only coordinate transforms are tested")
+def _torchvision_stub() -> None:
+    """A minimal ``torchvision.transforms.functional`` for Meta's ``ResizeLongestSide.apply_image``
+    (torchvision cannot be installed beside the CPU torch here), doing what torchvision
+    does on these inputs: ``to_pil_image`` of a uint8 [H, W, 3] array is ``Image.fromarray``
+    (mode RGB), and ``resize(pil_image, [h, w])`` is Pillow's ``resize((w, h), BILINEAR)``
+    (torchvision's default interpolation; Pillow always antialiases). Other inputs are refused."""
+    from PIL import Image
 
-        functional = types.ModuleType("torchvision.transforms.functional")
-        functional.resize = functional.to_pil_image = unavailable
-        for name in ("torchvision", "torchvision.transforms"):
-            sys.modules.setdefault(name, types.ModuleType(name))
-        sys.modules["torchvision.transforms.functional"] = functional
-    return _import("segment_anything.utils.transforms")
+    def to_pil_image(pic):
+        if not (isinstance(pic, np.ndarray) and pic.dtype == np.uint8 and pic.ndim == 3 and pic.shape[2] == 3):
+            raise NotImplementedError("torchvision stub: to_pil_image takes a uint8 [H, W, 3] array only")
+        return Image.fromarray(pic)
+
+    def resize(img, size):
+        if not (isinstance(img, Image.Image) and len(size) == 2):
+            raise NotImplementedError("torchvision stub: resize takes a PIL image and [h, w] only")
+        return img.resize((int(size[1]), int(size[0])), Image.Resampling.BILINEAR)
+
+    functional = types.ModuleType("torchvision.transforms.functional")
+    functional.resize, functional.to_pil_image = resize, to_pil_image
+    for name in ("torchvision", "torchvision.transforms"):
+        sys.modules.setdefault(name, types.ModuleType(name))
+    sys.modules["torchvision.transforms.functional"] = functional
 
 
 modeling = _import("segment_anything.modeling")
 onnx_utils = _import("segment_anything.utils.onnx")
 amg = _import("segment_anything.utils.amg")
-transforms = _import_transforms()
+if importlib.util.find_spec("torchvision") is None:
+    _torchvision_stub()
+transforms = _import("segment_anything.utils.transforms")
+predictor = _import("segment_anything.predictor")
 
 
-def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.ndarray]) -> torch.nn.Module:
-    """Meta's ``Sam`` with the decoder ``params`` loaded and a tiny seeded ViT image
-    encoder (one block, width 32), so its state_dict has every part a real one has."""
+def build_official_sam(
+    config: DecoderConfig, grid: int, params: dict[str, np.ndarray], image_encoder: torch.nn.Module | None = None
+) -> torch.nn.Module:
+    """Meta's ``Sam`` with the decoder ``params`` loaded and ``image_encoder``, by default a
+    tiny seeded ViT (one block, width 32), so its state_dict has every part a real one has."""
     frame = config.frame_size((grid, grid))
-    torch.manual_seed(0)
-    image_encoder = modeling.ImageEncoderViT(
-        img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2, out_chans=config.embed_dim
-    )
+    if image_encoder is None:
+        torch.manual_seed(0)
+        image_encoder = modeling.ImageEncoderViT(
+            img_size=frame[0], patch_size=frame[0] // grid, embed_dim=32, depth=1, num_heads=2,
+            out_chans=config.embed_dim,
+        )
     prompt_encoder = modeling.PromptEncoder(
         embed_dim=config.embed_dim,
         image_embedding_size=(grid, grid),
@@ -89,6 +109,36 @@ def build_official_sam(config: DecoderConfig, grid: int, params: dict[str, np.nd
     if unexpected or [k for k in missing if not k.startswith("image_encoder.")]:
         raise AssertionError(f"official modules disagree with samcore's layout: {missing=} {unexpected=}")
     return sam.eval()
+
+
+def build_official_image_encoder(config: EncoderConfig, params: dict[str, np.ndarray]) -> torch.nn.Module:
+    """Meta's ``ImageEncoderViT`` for ``config`` with ``params`` (``image_encoder.*``) loaded.
+
+    A relative-position table stored at another length than the config's is installed
+    at that length, as a checkpoint trained at another size would be: Meta's
+    ``get_rel_pos`` then interpolates it at run time.
+    """
+    encoder = modeling.ImageEncoderViT(
+        img_size=config.img_size, patch_size=config.patch_size, embed_dim=config.embed_dim, depth=config.depth,
+        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, out_chans=config.out_chans, qkv_bias=True,
+        norm_layer=functools.partial(torch.nn.LayerNorm, eps=1e-6), use_rel_pos=config.use_rel_pos,
+        window_size=config.window_size, global_attn_indexes=config.global_attn_indexes,
+    )
+    state = {k.removeprefix("image_encoder."): torch.from_numpy(v.copy()) for k, v in params.items()}
+    for name, value in state.items():
+        if name.endswith((".rel_pos_h", ".rel_pos_w")):
+            module_name, attribute = name.rsplit(".", 1)
+            setattr(encoder.get_submodule(module_name), attribute, torch.nn.Parameter(torch.zeros_like(value)))
+    encoder.load_state_dict(state, strict=True)
+    return encoder.eval()
+
+
+def build_official_predictor(encoder_config: EncoderConfig, config: DecoderConfig, params: dict[str, np.ndarray]):
+    """Meta's ``SamPredictor`` on a ``Sam`` with the image encoder and decoder of ``params``."""
+    encoder_params = {k: v for k, v in params.items() if k.startswith("image_encoder.")}
+    image_encoder = build_official_image_encoder(encoder_config, encoder_params)
+    sam = build_official_sam(config, encoder_config.grid_size, params, image_encoder)
+    return predictor.SamPredictor(sam)
 
 
 def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:

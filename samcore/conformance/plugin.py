@@ -21,12 +21,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--samcore-xfail", metavar="FILE", help="file of test id fragments expected to fail")
 
 
-def _param(name: str):
+def _param(name: str, registry=None):
+    """``name`` as a parameter, skipped with the reason when unusable here (default
+    registry: the decoders')."""
     from samcore.errors import BackendError
-    from samcore.registry import get
+    from samcore.registry import BACKENDS
 
     try:
-        availability = get(name).availability()
+        availability = (registry or BACKENDS).get(name).availability()
     except BackendError as exc:
         return pytest.param(name, marks=pytest.mark.skip(reason=str(exc)), id=name)
     if not availability.available:
@@ -44,9 +46,31 @@ def _lower_precisions(name: str) -> list[str]:
         return []
 
 
+def _parametrize_encoders(metafunc: pytest.Metafunc) -> None:
+    """``samcore_encoder_backend``: each chosen backend that has an image encoder; with
+    ``samcore_encoder_dtype`` too: each (backend, dtype) pair besides float32."""
+    from samcore.registry import ENCODERS
+
+    registered = ENCODERS.registered()
+    chosen = metafunc.config.getoption("samcore_backend") or sorted(registered)
+    params = [_param(name, ENCODERS) for name in chosen if name in registered]
+    if "samcore_encoder_dtype" in metafunc.fixturenames:
+        pairs = [(p, d) for p in params if not isinstance(registered[p.values[0]], str)
+                 for d in registered[p.values[0]].dtypes if d != "float32"]
+        metafunc.parametrize(
+            ["samcore_encoder_backend", "samcore_encoder_dtype"],
+            [pytest.param(p.values[0], d, marks=p.marks, id=f"{p.id}-{d}") for p, d in pairs],
+        )
+    else:
+        metafunc.parametrize("samcore_encoder_backend", params)
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """``samcore_backend``: each chosen backend; with ``samcore_dtype`` too: each
-    (backend, dtype) pair for the dtypes besides float32 that the backend declares."""
+    (backend, dtype) pair for the dtypes besides float32 that the backend declares.
+    ``samcore_encoder_backend`` (and ``samcore_encoder_dtype``): the same for image encoders."""
+    if "samcore_encoder_backend" in metafunc.fixturenames:
+        _parametrize_encoders(metafunc)
     if "samcore_backend" not in metafunc.fixturenames:
         return
     from samcore.registry import registered

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from samcore.config import DecoderConfig, expected_shapes, infer_config
+from samcore.config import IMAGE_ENCODER, DecoderConfig, EncoderConfig, expected_shapes, infer_config
 from samcore.errors import SamcoreError, WeightsError
+from samcore.weights.encoder_weights import validate_encoder
 from samcore.weights.pth_reader import read_pth
 from samcore.weights.safetensors_io import DECODER_PREFIXES, read_header, safetensors_dtype, save_tensors, validate
 
@@ -101,16 +102,29 @@ def describe(path: str | os.PathLike) -> dict[str, Any]:
         info["decoder_parameters"] = sum(int(np.prod(s)) for s in expected_shapes(config).values())
     except SamcoreError as exc:
         info["decoder_error"] = str(exc)
+    if "image_encoder" in parts:
+        try:
+            encoder_config = EncoderConfig.from_shapes({k: v for k, v in shapes.items() if k.startswith(IMAGE_ENCODER)},
+                                                       metadata)
+            validate_encoder(shapes, dtypes, encoder_config)
+            info["encoder_config"] = encoder_config
+        except SamcoreError as exc:
+            info["encoder_error"] = str(exc)
     return info
 
 
 def convert_checkpoint(
-    source: str | os.PathLike, target: str | os.PathLike, config: DecoderConfig | None = None
+    source: str | os.PathLike,
+    target: str | os.PathLike,
+    config: DecoderConfig | None = None,
+    encoder_config: EncoderConfig | None = None,
 ) -> None:
     """Convert a ``torch.save``'d checkpoint (Meta's SAM, MobileSAM) to safetensors, whole.
 
     No pickle code runs (see ``pth_reader``). The decoder part is validated; the
     file keeps the official key names and records the source's name and sha256.
+    ``encoder_config`` (for a ViT image encoder whose shapes do not tell its heads or
+    windows) is validated and recorded in the metadata.
     """
     tensors = read_pth(source)
     shapes = {k: v.shape for k, v in tensors.items()}
@@ -121,6 +135,9 @@ def convert_checkpoint(
         "samcore.source_file": Path(source).name,
         SOURCE_SHA256: sha256_file(source),
     }
+    if encoder_config is not None:
+        validate_encoder(shapes, {k: safetensors_dtype(v) for k, v in tensors.items()}, encoder_config)
+        metadata |= encoder_config.metadata()
     model = identify_model(shapes)
     if model:
         metadata["samcore.model"] = model

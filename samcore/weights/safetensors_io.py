@@ -38,22 +38,34 @@ def read_header(path: str | os.PathLike) -> tuple[dict[str, tuple[int, ...]], di
         raise CheckpointFormatError(f"{os.fspath(path)}: not a readable safetensors file ({exc})") from None
 
 
-def validate(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str], config: DecoderConfig) -> None:
-    """Raise a WeightsError naming every missing, unexpected, mis-shaped or mis-typed decoder key."""
-    expected = expected_shapes(config)
-    present = {k for k in shapes if k.startswith(DECODER_PREFIXES)}
+def check_part(
+    shapes: Mapping[str, tuple[int, ...]],
+    dtypes: Mapping[str, str],
+    expected: Mapping[str, tuple[int, ...]],
+    prefixes: tuple[str, ...],
+    part: str,
+) -> None:
+    """Raise a WeightsError naming every missing, unexpected, mis-shaped or mis-typed key of
+    one part (the keys starting with ``prefixes``); -1 in an expected shape is any size."""
+    present = {k for k in shapes if k.startswith(prefixes)}
     problems = []
     if missing := sorted(expected.keys() - present):
         problems.append(f"missing keys {missing}")
     if unexpected := sorted(present - expected.keys()):
         problems.append(f"unexpected keys {unexpected}")
     for key in sorted(present & expected.keys()):
-        if tuple(shapes[key]) != expected[key]:
-            problems.append(f"{key}: expected shape {list(expected[key])}, got {list(shapes[key])}")
+        got, want = tuple(shapes[key]), expected[key]
+        if len(got) != len(want) or any(w not in (g, -1) for g, w in zip(got, want, strict=False)):
+            problems.append(f"{key}: expected shape {list(want)}, got {list(got)}")
         if dtypes[key] not in FLOAT_DTYPES:
             problems.append(f"{key}: expected a float dtype ({'/'.join(sorted(FLOAT_DTYPES))}), got {dtypes[key]}")
     if problems:
-        raise WeightsError("decoder weights do not match the config: " + "; ".join(problems))
+        raise WeightsError(f"{part} weights do not match the config: " + "; ".join(problems))
+
+
+def validate(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str], config: DecoderConfig) -> None:
+    """Raise a WeightsError naming every missing, unexpected, mis-shaped or mis-typed decoder key."""
+    check_part(shapes, dtypes, expected_shapes(config), DECODER_PREFIXES, "decoder")
 
 
 def load_decoder_params(
