@@ -1,7 +1,9 @@
-"""samcore's torch backend: ``SamDecoder`` (a native ``nn.Module``) and ``TorchBackend``.
+"""samcore's torch backend: ``SamDecoder`` and ``SamEncoder`` (native ``nn.Module``s),
+``TorchBackend`` (the decoder) and ``TorchEncoder`` (the image encoder).
 
-Importing this package does not import torch (so the ``samcore.backends`` entry point
-registers without it); ``SamDecoder`` imports torch on first access.
+Importing this package does not import torch (so the ``samcore.backends`` and
+``samcore.encoders`` entry points register without it); ``SamDecoder`` and ``SamEncoder``
+import torch on first access.
 """
 
 from __future__ import annotations
@@ -9,17 +11,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from samcore_torch.backend import TorchBackend
+from samcore_torch.encoder_backend import TorchEncoder
 
 if TYPE_CHECKING:
+    from samcore_torch.image_encoder import SamEncoder
     from samcore_torch.module import SamDecoder
 
-__all__ = ["SamDecoder", "TorchBackend"]
+__all__ = ["SamDecoder", "SamEncoder", "TorchBackend", "TorchEncoder"]
 
 
 def __getattr__(name: str) -> Any:
-    """``SamDecoder`` on first access (imports torch); anything else is missing."""
+    """``SamDecoder`` or ``SamEncoder`` on first access (imports torch); anything else is missing."""
     if name == "SamDecoder":
         from samcore_torch.module import SamDecoder
 
         return SamDecoder
+    if name == "SamEncoder":
+        from samcore_torch.image_encoder import SamEncoder
+
+        return SamEncoder
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

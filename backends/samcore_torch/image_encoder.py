@@ -16,18 +16,18 @@ differs from 2 * size - 1.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from samcore.encoder_config import IMAGE_ENCODER, EncoderConfig
 from samcore_torch.layers import LayerNorm2d
 
-#: The prefix of the image encoder's keys in a SAM checkpoint.
-PREFIX = "image_encoder."
+#: Most elements of one attention bias tensor (heads are grouped to stay within it).
+BIAS_ELEMENTS = 2**26
 
 
 def get_rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -66,16 +66,27 @@ class Attention(nn.Module):
         r_q = q.reshape(b, heads, h, w, d)
         rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, get_rel_pos(h, h, self.rel_pos_h).to(q.dtype))
         rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, get_rel_pos(w, w, self.rel_pos_w).to(q.dtype))
-        return (rel_h[..., :, None] + rel_w[..., None, :]).reshape(b, heads, n, n)
+        bias = q.new_empty(b, heads, h, w, h, w)  # contiguous: the einsums' outputs may be strided
+        torch.add(rel_h[..., :, None], rel_w[..., None, :], out=bias)
+        return bias.reshape(b, heads, n, n)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, H, W, C] -> [B, H, W, C]."""
         b, h, w, c = x.shape
         qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, heads, N, d]
-        bias = self.rel_pos_bias(q, h, w) if self.use_rel_pos else None
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # scale 1/sqrt(d)
+        n = h * w
+        # Heads in groups whose bias [B, group, N, N] stays within BIAS_ELEMENTS (a global
+        # block of ViT-B: 805 MB of bias for all 12 heads at once, 268 MB in groups of 4).
+        group = max(1, BIAS_ELEMENTS // (b * n * n))
+        out = torch.cat([self._attend(q[:, i : i + group], k[:, i : i + group], v[:, i : i + group], h, w)
+                         for i in range(0, self.num_heads, group)], dim=1)
         return self.proj(out.transpose(1, 2).reshape(b, h, w, c))
+
+    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, h: int, w: int) -> torch.Tensor:
+        """softmax(q k^T / sqrt(d) + rel-pos bias) v for q, k, v [B, heads, h*w, d] -> [B, heads, h*w, d]."""
+        bias = self.rel_pos_bias(q, h, w) if self.use_rel_pos else None
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # scale 1/sqrt(d)
 
 
 class MLPBlock(nn.Module):
@@ -173,43 +184,44 @@ class ImageEncoderViT(nn.Module):
             LayerNorm2d(out_chans),
         )
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, 3, S, S] -> embeddings [B, out_chans, S/p, S/p]."""
+    def forward(self, images: torch.Tensor, on_block: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """images [B, 3, S, S] -> embeddings [B, out_chans, S/p, S/p]; ``on_block(done, total)``,
+        if given, is called after each block (progress reports)."""
         x = self.patch_embed(images) + self.pos_embed
-        for block in self.blocks:
+        for i, block in enumerate(self.blocks):
             x = block(x)
+            if on_block is not None:
+                on_block(i + 1, len(self.blocks))
         return self.neck(x.permute(0, 3, 1, 2))
 
 
 class SamEncoder(nn.Module):
     """``image_encoder``: an ``ImageEncoderViT`` whose state_dict keys are the official ``image_encoder.*``."""
 
-    def __init__(self, config: Any, rel_pos_lengths: Sequence[tuple[int, int] | None]) -> None:
-        """Zero-initialised modules of the sizes in ``config`` (an ``EncoderConfig``) and the
+    def __init__(self, config: EncoderConfig, rel_pos_lengths: Sequence[tuple[int, int] | None]) -> None:
+        """Zero-initialised modules of the sizes in ``config`` and the
         relative-position table lengths per block (load weights next)."""
         super().__init__()
         self.config = config
         self.image_encoder = ImageEncoderViT(
             config.img_size, config.patch_size, config.embed_dim, config.depth, config.num_heads,
-            int(config.embed_dim * config.mlp_ratio), config.out_chans, config.window_size,
+            config.mlp_dim, config.out_chans, config.window_size,
             tuple(config.global_attn_indexes), rel_pos_lengths,
         )
 
     @classmethod
-    def from_params(cls, params: Mapping[str, np.ndarray], config: Any) -> SamEncoder:
+    def from_params(cls, params: Mapping[str, np.ndarray], config: EncoderConfig) -> SamEncoder:
         """A float32 CPU module in eval mode holding the ``image_encoder.*`` entries of ``params``
         (official key -> array); strict: every key of the module and no other ``image_encoder.*`` key."""
-        lengths = [
-            (params[f"{PREFIX}blocks.{i}.attn.rel_pos_h"].shape[0], params[f"{PREFIX}blocks.{i}.attn.rel_pos_w"].shape[0])
-            if getattr(config, "use_rel_pos", True) else None
-            for i in range(config.depth)
-        ]
+        tables = [f"{IMAGE_ENCODER}blocks.{i}.attn.rel_pos_{axis}" for i in range(config.depth) for axis in "hw"]
+        lengths = [(params[h].shape[0], params[w].shape[0]) if config.use_rel_pos else None
+                   for h, w in zip(tables[::2], tables[1::2], strict=True)]
         module = cls(config, lengths)
         state = {key: torch.tensor(np.asarray(value, np.float32)) for key, value in params.items()
-                 if key.startswith(PREFIX)}
+                 if key.startswith(IMAGE_ENCODER)}
         module.load_state_dict(state, strict=True)
         return module.eval()
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images [B, 3, S, S] -> embeddings [B, out_chans, S/p, S/p]."""
-        return self.image_encoder(images)
+    def forward(self, images: torch.Tensor, on_block: Callable[[int, int], None] | None = None) -> torch.Tensor:
+        """images [B, 3, S, S] -> embeddings [B, out_chans, S/p, S/p] (``on_block``: see ``ImageEncoderViT``)."""
+        return self.image_encoder(images, on_block)
