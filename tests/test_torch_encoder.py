@@ -13,6 +13,9 @@ import pytest
 torch = pytest.importorskip("torch")
 official = pytest.importorskip("samcore.conformance.official")
 
+from samcore_torch import SamEncoder, TorchEncoder  # noqa: E402
+from samcore_torch import image_encoder as torch_image_encoder  # noqa: E402
+
 from samcore.conformance.encoder_checks import (  # noqa: E402
     ENCODER_CASES,
     embedding_error,
@@ -20,8 +23,6 @@ from samcore.conformance.encoder_checks import (  # noqa: E402
     encoder_case_params,
 )
 from samcore.encoder import Encoder  # noqa: E402
-from samcore_torch import SamEncoder, TorchEncoder  # noqa: E402
-from samcore_torch import image_encoder as torch_image_encoder  # noqa: E402
 
 SMALL = [name for name in ENCODER_CASES if name != "vit_b"]
 
@@ -80,6 +81,6 @@ def test_progress_after_each_block() -> None:
     encoder = Encoder(encoder_case_params(name), ENCODER_CASES[name].config, backend="torch")
     assert isinstance(encoder.backend, TorchEncoder)
     calls: list[tuple[int, int]] = []
-    encoder.encode_images(encoder_case_images(name, 1, seed=0), on_block=lambda done, total: calls.append((done, total)))
+    encoder.encode_images(encoder_case_images(name, 1, seed=0), on_block=lambda *progress: calls.append(progress))
     depth = ENCODER_CASES[name].config.depth
     assert calls == [(i + 1, depth) for i in range(depth)]

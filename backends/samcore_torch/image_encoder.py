@@ -114,7 +114,9 @@ def window_partition(x: torch.Tensor, window: int) -> tuple[torch.Tensor, tuple[
     return x.reshape(-1, window, window, c), (hp, wp)
 
 
-def window_unpartition(windows: torch.Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+def window_unpartition(
+    windows: torch.Tensor, window: int, padded: tuple[int, int], size: tuple[int, int]
+) -> torch.Tensor:
     """windows [B * nh * nw, window, window, C] -> [B, H, W, C], the padding cut off."""
     (hp, wp), (h, w) = padded, size
     x = windows.reshape(-1, hp // window, wp // window, window, window, windows.shape[-1]).transpose(2, 3)
