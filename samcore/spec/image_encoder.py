@@ -19,7 +19,7 @@ import numpy as np
 
 from samcore.encoder_config import IMAGE_ENCODER, EncoderConfig
 from samcore.postprocess import linear_taps
-from samcore.spec.ops import conv2d, gelu, layer_norm, linear, softmax
+from samcore.spec.ops import conv2d, gelu, graph_hook, layer_norm, linear, softmax
 
 #: Every LayerNorm of the image encoder (blocks and neck) uses this epsilon.
 EPS = 1e-6
@@ -38,6 +38,7 @@ def patch_embed(params: Mapping[str, np.ndarray], images: np.ndarray) -> np.ndar
     return conv2d(images, params[f"{p}.weight"], params[f"{p}.bias"]).transpose(0, 2, 3, 1)
 
 
+@graph_hook
 def zero_pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
     """Zero rows above/below and columns left/right of x [B, H, W, C] -> [B, H+top+bottom, W+left+right, C]."""
     b, h, w, c = x.shape
