@@ -20,6 +20,7 @@ import numpy as np
 
 import samcore
 from samcore.encoder_config import EncoderConfig, encoder_shapes, is_rel_pos_key
+from samcore.errors import WeightsError
 from samcore_onnx.export import exporter_fingerprint
 
 if TYPE_CHECKING:
@@ -43,10 +44,10 @@ def _checked_params(params: Mapping[str, np.ndarray], config: EncoderConfig) -> 
     arrays = {}
     for key, shape in encoder_shapes(config).items():
         if key not in params:
-            raise ValueError(f"params: expected key {key!r} for {config}, it is missing")
+            raise WeightsError(f"params: expected key {key!r} for {config}, it is missing")
         array = np.asarray(params[key], np.float32)
         if array.shape != shape and not (is_rel_pos_key(key) and array.shape[1:] == shape[1:]):
-            raise ValueError(f"params[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
+            raise WeightsError(f"params[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
         arrays[key] = array
     return arrays
 

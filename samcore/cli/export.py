@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import pathlib
 
-from samcore.weights import load_decoder_params
+from samcore.weights import load_decoder_params, load_encoder_params
 
 
 def _export(args: argparse.Namespace) -> None:
     """Export graphs traced from the spec; the backends' packages are imported only here."""
+    if args.format == "onnx" and args.part == "encoder":
+        _export_encoder(args)
+        return
     params, config = load_decoder_params(args.weights)
     grid = (args.grid, args.grid)
     if args.format == "onnx":
@@ -27,9 +30,23 @@ def _export(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}: {size / 1e6:.2f} MB, {len(ops)} op types: {', '.join(ops)}")
 
 
+def _export_encoder(args: argparse.Namespace) -> None:
+    """``export onnx W --part encoder``: the image encoder spec as one ONNX model (dynamic batch)."""
+    from samcore_onnx import export_encoder_onnx
+
+    params, config = load_encoder_params(args.weights)
+    model = export_encoder_onnx(params, config, args.output, opset=args.opset)
+    ops = sorted({node.op_type for node in model.graph.node})
+    size = pathlib.Path(args.output).stat().st_size
+    data = pathlib.Path(f"{args.output}.data")
+    extra = f" (+ {data.name}: {data.stat().st_size / 1e6:.2f} MB)" if data.exists() else ""
+    print(f"wrote {args.output}: {size / 1e6:.2f} MB{extra}, {len(ops)} op types: {', '.join(ops)}")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``export onnx`` and ``export tflite`` to the subcommands."""
-    p = sub.add_parser("export", help="export the decoder as a graph traced from the spec (ONNX or TFLite)")
+    p = sub.add_parser("export", help="export the decoder (or, to ONNX, the image encoder) as a graph traced "
+                                      "from the spec")
     formats = p.add_subparsers(dest="format", required=True)
     for name, text in (("onnx", "ONNX model for ONNX Runtime"), ("tflite", "TFLite model for LiteRT")):
         f = formats.add_parser(name, help=text)
@@ -43,6 +60,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="samcore's I/O, or Meta's SamOnnxModel I/O (a drop-in for SAM apps)")
             f.add_argument("--opset", type=int, default=17)
             f.add_argument("--single-mask", action="store_true", help="meta interface: return the best mask only")
+            f.add_argument("--part", choices=["decoder", "encoder"], default="decoder",
+                           help="the prompt encoder + mask decoder, or the image encoder (images [B, 3, S, S] "
+                                "-> image_embeddings; decoder options do not apply)")
         else:
             f.add_argument("--points", type=int, required=True, help="points per prompt, fixed (pad with label -1)")
             f.add_argument("--quantize", choices=["fp16", "int8"], help="float16 weights or int8 dynamic range")
