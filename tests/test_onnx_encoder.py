@@ -16,7 +16,7 @@ import pytest
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'samcore[onnx]')")
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'samcore[onnx]')")
 
-from samcore_onnx import OnnxEncoder, encoder_cache, encoder_export, export_encoder_onnx  # noqa: E402
+from samcore_onnx import OnnxEncoder, encoder_cache, encoder_emitters, encoder_export, export_encoder_onnx  # noqa: E402
 
 from samcore.cli import main  # noqa: E402
 from samcore.conformance.encoder_checks import (  # noqa: E402
@@ -108,3 +108,20 @@ def test_missing_parameter_is_named() -> None:
     del params["image_encoder.blocks.1.attn.proj.weight"]
     with pytest.raises(WeightsError, match=r"blocks\.1\.attn\.proj\.weight"):
         export_encoder_onnx(params, ENCODER_CASES[name].config)
+
+
+def test_attention_in_query_chunks_equals_whole(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A score budget below one query row's scores (every global block attended row chunk by
+    row chunk, one chunk a partial one) gives the whole graph's embedding and the spec's."""
+    name = "resized"  # global blocks over a 12 x 12 grid with interpolated rel-pos tables
+    case, params = ENCODER_CASES[name], encoder_case_params(name)
+    images = encoder_case_images(name, 2, seed=7)
+    whole, chunked = tmp_path / "whole.onnx", tmp_path / "chunked.onnx"
+    export_encoder_onnx(params, case.config, whole)
+    grid = case.config.grid_size
+    monkeypatch.setattr(encoder_emitters, "SCORE_CHUNK_BYTES", 5 * case.config.num_heads * grid**3 * 4)
+    model = export_encoder_onnx(params, case.config, chunked)
+    assert len(model.graph.node) > len(onnx.load(str(whole)).graph.node)  # the chunks are there
+    got = _run(chunked, images)
+    assert embedding_error(got, _run(whole, images)) <= 1e-6
+    assert embedding_error(got, image_encoder(params, images, case.config)) <= FLOAT32_RMS_TOLERANCE

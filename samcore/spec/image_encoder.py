@@ -108,6 +108,7 @@ def decomposed_rel_pos(q: np.ndarray, rel_h: np.ndarray, rel_w: np.ndarray) -> t
     return along_h[:, :, :, :, None], along_w[:, :, :, None, :]
 
 
+@graph_hook
 def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_heads: int,
               use_rel_pos: bool) -> np.ndarray:
     """Multi-head self-attention over the tokens of each grid: x [B', h, w, D] -> [B', h, w, D].
