@@ -63,16 +63,16 @@ def test_reduced_precision_near_meta(dtype: str) -> None:
     assert embedding_error(got, expected) <= TorchEncoder.tolerances[dtype]
 
 
-def test_attention_in_head_groups_equals_all_heads(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bias budget of one head's scores (heads attended one group at a time) changes nothing."""
+def test_attention_in_query_chunks_equals_all_queries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A bias budget below one query row (every block attends row by row) changes nothing."""
     name = "resized"
     images = torch.from_numpy(encoder_case_images(name, 2, seed=5))
     module = SamEncoder.from_params(encoder_case_params(name), ENCODER_CASES[name].config)
     with torch.inference_mode():
         together = module(images).numpy()
         monkeypatch.setattr(torch_image_encoder, "BIAS_ELEMENTS", 1)
-        grouped = module(images).numpy()
-    assert embedding_error(grouped, together) <= 1e-6
+        chunked = module(images).numpy()
+    assert embedding_error(chunked, together) <= 1e-6
 
 
 def test_progress_after_each_block() -> None:

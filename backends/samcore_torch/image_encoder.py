@@ -11,7 +11,7 @@ q k^T / sqrt(d) plus the decomposed relative-position bias, times v) runs in
 (no materialised probabilities on the CPU's flash kernel). The rel-pos bias itself is
 Meta's ``add_decomposed_rel_pos``: rel_h [.., qh, qw, kh] + rel_w [.., qh, qw, kw] from the
 unscaled queries, with ``get_rel_pos``'s linear interpolation when a stored table's length
-differs from 2 * size - 1.
+differs from 2 * size - 1; it is built for chunks of query rows at a time (``BIAS_ELEMENTS``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from torch import nn
 from samcore.encoder_config import IMAGE_ENCODER, EncoderConfig
 from samcore_torch.layers import LayerNorm2d
 
-#: Most elements of one attention bias tensor (heads are grouped to stay within it).
-BIAS_ELEMENTS = 2**26
+#: Most elements of one attention bias chunk (queries are chunked by grid rows to stay within it).
+BIAS_ELEMENTS = 1 << 22
 
 
 def get_rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -60,33 +60,43 @@ class Attention(nn.Module):
             self.rel_pos_h = nn.Parameter(torch.zeros(rel_pos_lengths[0], head_dim))
             self.rel_pos_w = nn.Parameter(torch.zeros(rel_pos_lengths[1], head_dim))
 
-    def rel_pos_bias(self, q: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """Unscaled queries q [B, heads, h*w, d] -> the additive bias [B, heads, h*w, h*w]."""
-        b, heads, n, d = q.shape
+    def rel_pos_terms(self, q: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unscaled queries q [B, heads, h*w, d] -> Meta's rel_h [B, heads, h, w, h] and rel_w
+        [B, heads, h, w, w] (query row, query column, key row / key column)."""
+        b, heads, _, d = q.shape
         r_q = q.reshape(b, heads, h, w, d)
         rel_h = torch.einsum("bnhwc,hkc->bnhwk", r_q, get_rel_pos(h, h, self.rel_pos_h).to(q.dtype))
         rel_w = torch.einsum("bnhwc,wkc->bnhwk", r_q, get_rel_pos(w, w, self.rel_pos_w).to(q.dtype))
-        bias = q.new_empty(b, heads, h, w, h, w)  # contiguous: the einsums' outputs may be strided
-        torch.add(rel_h[..., :, None], rel_w[..., None, :], out=bias)
-        return bias.reshape(b, heads, n, n)
+        return rel_h, rel_w
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x [B, H, W, C] -> [B, H, W, C]."""
         b, h, w, c = x.shape
         qkv = self.qkv(x).reshape(b, h * w, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B, heads, N, d]
-        n = h * w
-        # Heads in groups whose bias [B, group, N, N] stays within BIAS_ELEMENTS (a global
-        # block of ViT-B: 805 MB of bias for all 12 heads at once, 268 MB in groups of 4).
-        group = max(1, BIAS_ELEMENTS // (b * n * n))
-        out = torch.cat([self._attend(q[:, i : i + group], k[:, i : i + group], v[:, i : i + group], h, w)
-                         for i in range(0, self.num_heads, group)], dim=1)
+        if not self.use_rel_pos:
+            out = F.scaled_dot_product_attention(q, k, v)
+        else:
+            rel_h, rel_w = self.rel_pos_terms(q, h, w)
+            # Queries in chunks of whole rows whose bias [B, heads, rows * w, N] stays within
+            # BIAS_ELEMENTS: each chunk's bias is still in cache when attention reads it (a global
+            # block of ViT-B: 805 MB of bias at once, 12.6 MB a chunk of one row).
+            rows = max(1, BIAS_ELEMENTS // (b * self.num_heads * w * h * w))
+            out = torch.cat([self._attend(q, k, v, rel_h, rel_w, top, min(rows, h - top))
+                             for top in range(0, h, rows)], dim=2)
         return self.proj(out.transpose(1, 2).reshape(b, h, w, c))
 
-    def _attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, h: int, w: int) -> torch.Tensor:
-        """softmax(q k^T / sqrt(d) + rel-pos bias) v for q, k, v [B, heads, h*w, d] -> [B, heads, h*w, d]."""
-        bias = self.rel_pos_bias(q, h, w) if self.use_rel_pos else None
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)  # scale 1/sqrt(d)
+    @staticmethod
+    def _attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rel_h: torch.Tensor, rel_w: torch.Tensor,
+                top: int, rows: int) -> torch.Tensor:
+        """softmax(q k^T / sqrt(d) + rel-pos bias) v for the queries of grid rows top..top+rows:
+        q, k, v [B, heads, N, d] -> [B, heads, rows * w, d]."""
+        b, heads, n, _ = q.shape
+        w = rel_w.shape[3]
+        bias = q.new_empty(b, heads, rows, w, rel_h.shape[4], w)  # contiguous: einsum outputs may be strided
+        torch.add(rel_h[:, :, top : top + rows, :, :, None], rel_w[:, :, top : top + rows, :, None, :], out=bias)
+        chunk = q[:, :, top * w : (top + rows) * w]
+        return F.scaled_dot_product_attention(chunk, k, v, attn_mask=bias.reshape(b, heads, rows * w, n))
 
 
 class MLPBlock(nn.Module):
