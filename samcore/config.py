@@ -21,6 +21,10 @@ from samcore.encoder_config import IMAGE_ENCODER as IMAGE_ENCODER
 from samcore.encoder_config import EncoderConfig as EncoderConfig
 from samcore.encoder_config import encoder_shapes as encoder_shapes
 from samcore.errors import WeightsError
+from samcore.layout import count_indices as _count
+from samcore.layout import linear_shapes as _linear
+from samcore.layout import norm_shapes as _norm
+from samcore.layout import required_shape
 
 PROMPT_ENCODER = "prompt_encoder."
 MASK_DECODER = "mask_decoder."
@@ -82,14 +86,6 @@ PRESETS: dict[str, DecoderConfig] = {
     "sam_vit_h": DecoderConfig(),
     "mobile_sam": DecoderConfig(),
 }
-
-
-def _linear(key: str, out_dim: int, in_dim: int) -> dict[str, tuple[int, ...]]:
-    return {f"{key}.weight": (out_dim, in_dim), f"{key}.bias": (out_dim,)}
-
-
-def _norm(key: str, dim: int) -> dict[str, tuple[int, ...]]:
-    return {f"{key}.weight": (dim,), f"{key}.bias": (dim,)}
 
 
 def _attention(key: str, dim: int, internal: int) -> dict[str, tuple[int, ...]]:
@@ -168,15 +164,8 @@ def expected_shapes(cfg: DecoderConfig) -> dict[str, tuple[int, ...]]:
     return prompt_encoder_shapes(cfg) | mask_decoder_shapes(cfg)
 
 
-def _count(shapes: Mapping[str, tuple[int, ...]], pattern: str) -> int:
-    regex = re.compile(pattern)
-    return len({m.group(1) for key in shapes if (m := regex.fullmatch(key))})
-
-
 def _shape(shapes: Mapping[str, tuple[int, ...]], key: str) -> tuple[int, ...]:
-    if key not in shapes:
-        raise WeightsError(f"cannot infer the decoder config: key {key!r} is missing")
-    return tuple(shapes[key])
+    return required_shape(shapes, key, "decoder")
 
 
 def infer_config(shapes: Mapping[str, tuple[int, ...]], metadata: Mapping[str, str] | None = None) -> DecoderConfig:

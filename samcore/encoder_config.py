@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from samcore.errors import WeightsError
+from samcore.layout import count_indices, linear_shapes, norm_shapes, required_shape
 
 IMAGE_ENCODER = "image_encoder."
 #: Metadata key under which samcore stores what the encoder's shapes cannot tell.
@@ -107,8 +108,7 @@ class EncoderConfig:
         p = IMAGE_ENCODER
         embed_dim, _, patch, _ = _shape(shapes, f"{p}patch_embed.proj.weight")
         grid = _shape(shapes, f"{p}pos_embed")[1]
-        block = re.compile(re.escape(p) + r"blocks\.(\d+)\.norm1\.weight")
-        depth = len({m.group(1) for k in shapes if (m := block.fullmatch(k))})
+        depth = count_indices(shapes, re.escape(p) + r"blocks\.(\d+)\.norm1\.weight")
         fields: dict = {
             "img_size": grid * patch,
             "patch_size": patch,
@@ -138,9 +138,7 @@ class EncoderConfig:
 
 
 def _shape(shapes: Mapping[str, tuple[int, ...]], key: str) -> tuple[int, ...]:
-    if key not in shapes:
-        raise WeightsError(f"cannot infer the image encoder config: key {key!r} is missing")
-    return tuple(shapes[key])
+    return required_shape(shapes, key, "image encoder")
 
 
 #: The official checkpoints' image encoders (Meta's ``build_sam_vit_b/l/h``).
@@ -149,12 +147,6 @@ ENCODER_PRESETS: dict[str, EncoderConfig] = {
     "sam_vit_l": EncoderConfig(embed_dim=1024, depth=24, num_heads=16, global_attn_indexes=(5, 11, 17, 23)),
     "sam_vit_h": EncoderConfig(embed_dim=1280, depth=32, num_heads=16, global_attn_indexes=(7, 15, 23, 31)),
 }
-
-
-def _pair(key: str, out_dim: int, in_dim: int | None = None) -> dict[str, tuple[int, ...]]:
-    """``key.weight`` and ``key.bias``: a Linear [out, in] + [out], or a norm [out] + [out]."""
-    weight = (out_dim,) if in_dim is None else (out_dim, in_dim)
-    return {f"{key}.weight": weight, f"{key}.bias": (out_dim,)}
 
 
 def is_rel_pos_key(key: str) -> bool:
@@ -177,12 +169,13 @@ def encoder_shapes(cfg: EncoderConfig) -> dict[str, tuple[int, ...]]:
     }
     for i in range(cfg.depth):
         b = f"{p}blocks.{i}"
-        shapes |= _pair(f"{b}.norm1", d) | _pair(f"{b}.attn.qkv", 3 * d, d) | _pair(f"{b}.attn.proj", d, d)
+        shapes |= norm_shapes(f"{b}.norm1", d)
+        shapes |= linear_shapes(f"{b}.attn.qkv", 3 * d, d) | linear_shapes(f"{b}.attn.proj", d, d)
         if cfg.use_rel_pos:
             length = 2 * cfg.block_attention_size(i) - 1
             shapes |= {f"{b}.attn.rel_pos_h": (length, cfg.head_dim), f"{b}.attn.rel_pos_w": (length, cfg.head_dim)}
-        shapes |= _pair(f"{b}.norm2", d)
-        shapes |= _pair(f"{b}.mlp.lin1", cfg.mlp_dim, d) | _pair(f"{b}.mlp.lin2", d, cfg.mlp_dim)
+        shapes |= norm_shapes(f"{b}.norm2", d)
+        shapes |= linear_shapes(f"{b}.mlp.lin1", cfg.mlp_dim, d) | linear_shapes(f"{b}.mlp.lin2", d, cfg.mlp_dim)
     c = cfg.out_chans
     shapes |= {f"{p}neck.0.weight": (c, d, 1, 1), f"{p}neck.2.weight": (c, c, 3, 3)}
-    return shapes | _pair(f"{p}neck.1", c) | _pair(f"{p}neck.3", c)
+    return shapes | norm_shapes(f"{p}neck.1", c) | norm_shapes(f"{p}neck.3", c)

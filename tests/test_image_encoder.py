@@ -72,7 +72,7 @@ def test_window_partition_round_trip_and_padding() -> None:
     windows = window_partition(x, 4)
     assert windows.shape == (2 * 2 * 2, 4, 4, 3)
     np.testing.assert_array_equal(windows[1, :, 3:], 0)  # columns 7.. of the first image's second window
-    np.testing.assert_array_equal(window_unpartition(windows, 4, (5, 7)), x)
+    np.testing.assert_array_equal(window_unpartition(windows, 4, 2, (5, 7)), x)
 
 
 def meta_state_shapes(config: EncoderConfig) -> dict[str, tuple[int, ...]]:
@@ -138,3 +138,23 @@ def test_bad_config_is_refused() -> None:
         dataclasses.replace(ENCODER_CASES["windowed"].config, num_heads=5)
     with pytest.raises(WeightsError, match="global_attn_indexes"):
         dataclasses.replace(ENCODER_CASES["windowed"].config, global_attn_indexes=(7,))
+
+
+@pytest.mark.parametrize("name", ["windowed", "resized"])
+def test_spec_traces_to_an_onnx_graph(name: str) -> None:
+    """The spec is written in the export-friendly form: the ONNX tracer runs it as is, with a
+    dynamic batch, and ONNX Runtime computes the spec's embedding."""
+    onnxruntime = pytest.importorskip("onnxruntime")
+    pytest.importorskip("samcore_onnx.emitters")
+    from samcore_onnx.tracer import Graph
+
+    config, params = ENCODER_CASES[name].config, encoder_case_params(name)
+    graph = Graph(17)
+    images = graph.input("images", np.float32, ("B", 3, config.img_size, config.img_size))
+    graph.output(image_encoder(params, images, config), "embedding")
+    session = onnxruntime.InferenceSession(graph.model("encoder", "test").SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    for batch in (1, 3):
+        data = encoder_case_images(name, batch, seed=batch)
+        got = session.run(None, {"images": data})[0]
+        assert embedding_error(got, image_encoder(params, data, config)) <= RMS_TOLERANCE

@@ -15,7 +15,7 @@ from samcore import Decoder, DecoderConfig, Embedding, Encoder, Predictor
 from samcore.conformance.encoder_checks import ENCODER_CASES, embedding_error, encoder_case_params
 from samcore.errors import InputError, InputTypeError, SamcoreError, WeightsError
 from samcore.random_weights import SMALL_MODELS, random_encoder_params, random_params
-from samcore.weights import save_tensors
+from samcore.weights import convert_checkpoint
 
 torch = pytest.importorskip("torch")
 official = pytest.importorskip("samcore.conformance.official")
@@ -43,12 +43,17 @@ def _models() -> dict[str, tuple]:
 
 @pytest.fixture(scope="module", params=["tiny", "windowed"])
 def model(request, tmp_path_factory) -> Model:
+    """Meta's SamPredictor, and samcore's Predictor loaded from Meta's state_dict after
+    torch.save and `samcore convert` (the encoder's config inferred from its shapes)."""
     encoder_config, decoder_config, encoder_params = _models()[request.param]
     params = random_params(decoder_config, 5) | encoder_params
-    path = tmp_path_factory.mktemp(request.param) / "sam.safetensors"
-    save_tensors(path, params, decoder_config.metadata() | encoder_config.metadata())
-    predictor = Predictor.from_weights(path, backend="numpy", encoder_backend="numpy")
-    return Model(predictor, official.build_official_predictor(encoder_config, decoder_config, params))
+    meta = official.build_official_predictor(encoder_config, decoder_config, params)
+    folder = tmp_path_factory.mktemp(request.param)
+    torch.save(meta.model.state_dict(), folder / "sam.pth")
+    convert_checkpoint(folder / "sam.pth", folder / "sam.safetensors", config=decoder_config)
+    predictor = Predictor.from_weights(folder / "sam.safetensors", backend="numpy", encoder_backend="numpy")
+    assert predictor.encoder.config == encoder_config
+    return Model(predictor, meta)
 
 
 def _image(shape: tuple[int, int], seed: int) -> np.ndarray:
@@ -112,6 +117,7 @@ def test_predict_matches_meta(model: Model, prompt: str, multimask_output: bool)
     masks, scores, low_res = model.predictor.predict(**kwargs, mask_input=best)
     _assert_masks_match(masks, logits_2)
     _assert_close("scores with mask input", scores, scores_2)
+    _assert_close("low_res with mask input", low_res, low_res_2)
     logits_ours = model.predictor.predict(**kwargs, mask_input=best, return_logits=True)[0]
     _assert_close("logits", logits_ours, logits_2)
 
@@ -148,7 +154,7 @@ def test_predictor_errors(model: Model) -> None:
         device.set_image(_image((10, 10), 0))
     with pytest.raises(InputError, match=r"image: expected set_image\(\) or set_embedding\(\)"):
         device.predict(point_coords=[[1, 1]], point_labels=[1])
-    with pytest.raises(InputTypeError, match="embedding: expected a samcore.Embedding, got ndarray"):
+    with pytest.raises(InputTypeError, match=r"embedding: expected a samcore\.Embedding, got ndarray"):
         device.set_embedding(np.zeros((1, 16, 10, 10), np.float32))
     with pytest.raises(InputTypeError, match="image: expected a uint8 array"):
         model.predictor.set_image(np.zeros((10, 10, 3), np.float32))

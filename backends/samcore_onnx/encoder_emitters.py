@@ -44,7 +44,7 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: Traced, num_heads: 
     rows = max(1, SCORE_CHUNK_BYTES // (num_heads * w * h * w * 4))
     if rows >= h:
         return image_encoder.attention.__wrapped__(params, key, x, num_heads, use_rel_pos)
-    qkv = image_encoder.dense(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
+    qkv = image_encoder.dense_layer(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
     qkv = qkv.transpose(2, 0, 3, 1, 4).reshape(3, b * num_heads, h * w, head_dim)
     q, k, v = qkv[0], qkv[1], qkv[2]
     scaled, keys = q * np.float32(head_dim**-0.5), k.transpose(0, 2, 1)
@@ -62,4 +62,4 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: Traced, num_heads: 
         chunks.append(ops.softmax(scores, axis=-1) @ v)
     out = np.concatenate(chunks, axis=1)  # [B' * heads, hw, hd]
     out = out.reshape(b, num_heads, h, w, head_dim).transpose(0, 2, 3, 1, 4).reshape(b, h, w, d)
-    return image_encoder.dense(params, f"{key}.proj", out)
+    return image_encoder.dense_layer(params, f"{key}.proj", out)

@@ -6,16 +6,18 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from samcore.cli import backends, convert, export, info, predict, random_weights
+from samcore.cli import backends, convert, encode, export, info, predict, random_weights, segment
 from samcore.errors import SamcoreError
 
 # Each module adds its subcommand(s); order is the order `samcore --help` lists them.
-COMMANDS = (predict, backends, export, convert, info, random_weights)
+COMMANDS = (predict, encode, segment, backends, export, convert, info, random_weights)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``samcore`` command."""
-    parser = argparse.ArgumentParser(prog="samcore", description="Segment Anything: prompt encoder and mask decoder.")
+    parser = argparse.ArgumentParser(
+        prog="samcore", description="Segment Anything: image encoder, prompt encoder and mask decoder."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for command in COMMANDS:
         command.register(sub)

@@ -7,5 +7,6 @@ Run it against any registered backend (yours included)::
 
 ``strategies`` draws reproducible cases, ``assertions`` reports the first
 mismatches, the max difference and a snippet that reproduces a failure, and
-``checks`` holds the checks as plain functions. See docs/conformance.md.
+``checks`` holds the checks as plain functions; ``encoder_checks`` the image encoder's,
+for backends registered under ``samcore.encoders``. See docs/conformance.md.
 """

@@ -1,4 +1,5 @@
-"""The spec: SAM's prompt encoder and mask decoder as pure NumPy functions.
+"""The spec: SAM's prompt encoder and mask decoder as pure NumPy functions (and, in
+``image_encoder`` and ``preprocess``, its image encoder and preprocessing).
 
 Every port (torch, ONNX, TFLite, ...) is checked against these functions.
 """

@@ -25,11 +25,16 @@ from samcore.spec.ops import conv2d, gelu, graph_hook, layer_norm, linear, softm
 EPS = 1e-6
 
 
-def dense(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
-    """The Linear ``key`` on tokens x [..., D_in] -> [..., D_out], as one 2-D product
-    (NumPy runs a product of stacked operands as many small ones, several times slower)."""
-    flat = linear(x.reshape(-1, x.shape[-1]), params[f"{key}.weight"], params[f"{key}.bias"])
+def dense(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None) -> np.ndarray:
+    """``linear`` on tokens x [..., D_in] with weight [D_out, D_in] -> [..., D_out], as one 2-D
+    product (NumPy runs a product of stacked operands as many small ones, several times slower)."""
+    flat = linear(x.reshape(-1, x.shape[-1]), weight, bias)
     return flat.reshape(*x.shape[:-1], flat.shape[-1])
+
+
+def dense_layer(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
+    """The Linear layer ``key`` (``key.weight``, ``key.bias``) on tokens x [..., D_in] -> [..., D_out]."""
+    return dense(x, params[f"{key}.weight"], params[f"{key}.bias"])
 
 
 def patch_embed(params: Mapping[str, np.ndarray], images: np.ndarray) -> np.ndarray:
@@ -38,17 +43,21 @@ def patch_embed(params: Mapping[str, np.ndarray], images: np.ndarray) -> np.ndar
     return conv2d(images, params[f"{p}.weight"], params[f"{p}.bias"]).transpose(0, 2, 3, 1)
 
 
+def zeros(like: np.ndarray, shape: tuple) -> np.ndarray:
+    """Zeros of ``like``'s dtype in ``shape`` (read-only), broadcast from a zero derived from
+    ``like``, so that a graph tracer sees them too (``np.zeros`` cannot take a traced batch size)."""
+    return np.broadcast_to(np.ones_like(like[:1, :1, :1, :1]) - 1, shape)
+
+
 @graph_hook
 def zero_pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
     """Zero rows above/below and columns left/right of x [B, H, W, C] -> [B, H+top+bottom, W+left+right, C]."""
     b, h, w, c = x.shape
-    zero = np.zeros((), x.dtype)
     if top or bottom:
-        rows = [np.broadcast_to(zero, (b, n, w, c)) for n in (top, bottom)]
-        x = np.concatenate([rows[0], x, rows[1]], axis=1)
+        x = np.concatenate([zeros(x, (b, top, w, c)), x, zeros(x, (b, bottom, w, c))], axis=1)
     if left or right:
-        columns = [np.broadcast_to(zero, (b, h + top + bottom, n, c)) for n in (left, right)]
-        x = np.concatenate([columns[0], x, columns[1]], axis=2)
+        height = h + top + bottom
+        x = np.concatenate([zeros(x, (b, height, left, c)), x, zeros(x, (b, height, right, c))], axis=2)
     return x
 
 
@@ -62,13 +71,14 @@ def window_partition(x: np.ndarray, window: int) -> np.ndarray:
     return windows.reshape(b * nh * nw, window, window, c)
 
 
-def window_unpartition(windows: np.ndarray, window: int, size: tuple[int, int]) -> np.ndarray:
-    """Inverse of `window_partition`: windows [B * nh * nw, ws, ws, C] -> [B, H, W, C], padding cropped."""
+def window_unpartition(windows: np.ndarray, window: int, batch: int, size: tuple[int, int]) -> np.ndarray:
+    """Inverse of `window_partition`: windows [B * nh * nw, ws, ws, C] -> [B, H, W, C] for
+    ``batch`` = B and ``size`` = (H, W), the padding cropped."""
     h, w = size
     nh, nw = -(-h // window), -(-w // window)
     c = windows.shape[-1]
-    x = windows.reshape(-1, nh, nw, window, window, c).transpose(0, 1, 3, 2, 4, 5)
-    return x.reshape(-1, nh * window, nw * window, c)[:, :h, :w]
+    x = windows.reshape(batch, nh, nw, window, window, c).transpose(0, 1, 3, 2, 4, 5)
+    return x.reshape(batch, nh * window, nw * window, c)[:, :h, :w]
 
 
 def resize_rel_pos(table: np.ndarray, length: int) -> np.ndarray:
@@ -119,7 +129,7 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_hea
     b, h, w, d = x.shape
     head_dim = d // num_heads
     # qkv [B', hw, 3D] -> [3, B' * heads, hw, hd]
-    qkv = dense(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
+    qkv = dense_layer(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
     qkv = qkv.transpose(2, 0, 3, 1, 4).reshape(3, b * num_heads, h * w, head_dim)
     q, k, v = qkv[0], qkv[1], qkv[2]
     scores = (q * np.float32(head_dim**-0.5)) @ k.transpose(0, 2, 1)  # [B' * heads, hw, hw]
@@ -130,12 +140,12 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_hea
         scores = (scores.reshape(b * num_heads, h, w, h, w) + bias_h + bias_w).reshape(b * num_heads, h * w, h * w)
     out = softmax(scores, axis=-1) @ v  # [B' * heads, hw, hd]
     out = out.reshape(b, num_heads, h, w, head_dim).transpose(0, 2, 3, 1, 4).reshape(b, h, w, d)
-    return dense(params, f"{key}.proj", out)
+    return dense_layer(params, f"{key}.proj", out)
 
 
 def mlp(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
     """lin1, exact GELU, lin2: x [..., D] -> [..., D]."""
-    return dense(params, f"{key}.lin2", gelu(dense(params, f"{key}.lin1", x)))
+    return dense_layer(params, f"{key}.lin2", gelu(dense_layer(params, f"{key}.lin1", x)))
 
 
 def norm(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarray:
@@ -154,11 +164,11 @@ def block(params: Mapping[str, np.ndarray], index: int, x: np.ndarray, config: E
     shortcut = x
     x = norm(params, f"{key}.norm1", x)
     if window:
-        size = (x.shape[1], x.shape[2])
+        batch, size = x.shape[0], (x.shape[1], x.shape[2])
         x = window_partition(x, window)
     x = attention(params, f"{key}.attn", x, config.num_heads, config.use_rel_pos)
     if window:
-        x = window_unpartition(x, window, size)
+        x = window_unpartition(x, window, batch, size)
     x = shortcut + x
     return x + mlp(params, f"{key}.mlp", norm(params, f"{key}.norm2", x))
 
@@ -167,12 +177,12 @@ def conv3x3(x: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """3x3 conv, padding 1, no bias, channels-last: x [B, H, W, C], weight [C_out, C, 3, 3] -> [B, H, W, C_out].
 
     Each output pixel's 3x3 neighbourhood is gathered as 9 shifted views (im2col), then
-    one matmul with the weights laid out as [(ky, kx, C), C_out].
+    one product with the weights laid out as [C_out, (ky, kx, C)].
     """
     _, h, w, c = x.shape
     padded = zero_pad(x, 1, 1, 1, 1)
     patches = np.concatenate([padded[:, i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=-1)
-    return patches @ weight.transpose(2, 3, 1, 0).reshape(9 * c, -1)
+    return dense(patches, weight.transpose(0, 2, 3, 1).reshape(weight.shape[0], 9 * c))
 
 
 def neck(params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
@@ -183,7 +193,7 @@ def neck(params: Mapping[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """
     n = f"{IMAGE_ENCODER}neck"
     weight = params[f"{n}.0.weight"]
-    x = norm(params, f"{n}.1", linear(x, weight.reshape(weight.shape[0], -1)))
+    x = norm(params, f"{n}.1", dense(x, weight.reshape(weight.shape[0], -1)))
     x = norm(params, f"{n}.3", conv3x3(x, params[f"{n}.2.weight"]))
     return x.transpose(0, 3, 1, 2)
 
