@@ -8,8 +8,9 @@ Meta's ``ImageEncoderViT`` in torch (inference mode) and Meta's encoder exported
 turns within each round (the shared host's slow spells fall on all alike): seconds per
 image, median/min/max over the rounds, each round's ratio to Meta's ONNX (median of
 those), GFLOP/s against this machine's sgemm peak (NumPy matmul, measured here), the
-peak memory above the idle process during one encode (sampled RSS), and for reduced
-precisions the embedding error and mask agreement against samcore's float32.
+peak memory of one encode (in a fresh process per encoder: its peak RSS above the RSS
+once the encoder is built), and for reduced precisions the embedding error and mask
+agreement against samcore's float32.
 
     python benchmarks/encoder.py [--rounds 3] [--threads 2] [--json benchmarks/results/encoder.json]
 """
@@ -17,10 +18,12 @@ precisions the embedding error and mask agreement against samcore's float32.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 
@@ -57,33 +60,28 @@ def encoder_gflop(config: EncoderConfig) -> float:
     return 2 * macs / 1e9
 
 
-class PeakMemory:
-    """Peak resident memory (bytes) above the level at entry, sampled every 5 ms in a thread."""
+def _status_bytes(field: str) -> int:
+    """A memory field of /proc/self/status (VmRSS, VmHWM: the peak since the last reset), in bytes."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(f"{field}:"))
 
-    def __enter__(self) -> PeakMemory:
-        self.base = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._thread.start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
+def peak_memory_mb(name: str, threads: int) -> float:
+    """MB of peak RSS above the built encoder's RSS while it encodes one image, in a fresh process."""
+    out = subprocess.run([sys.executable, __file__, "--memory-child", name, "--threads", str(threads)],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])["peak_mb"]
 
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self._rss())
 
-    @staticmethod
-    def _rss() -> int:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    @property
-    def extra_mb(self) -> float:
-        return (self.peak - self.base) / 1e6
+def _memory_child(name: str, threads: int, images: np.ndarray, params, config) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        run = _build(params, config, threads, folder, [name])[name]
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # Linux: the peak RSS (VmHWM) restarts from the current RSS
+        before = _status_bytes("VmRSS")
+        run(images)
+        peak = _status_bytes("VmHWM")
+    print(json.dumps({"peak_mb": (peak - before) / 1e6}))
 
 
 def _samcore_runners(params, config, only) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
@@ -98,12 +96,18 @@ def _samcore_runners(params, config, only) -> dict[str, Callable[[np.ndarray], n
             if (row.name, dtype) in SKIPPED:
                 print(f"skipping {row.name} {dtype}: {SKIPPED[row.name, dtype]}")
                 continue
+            name = f"samcore {row.name} {dtype}"
+            if only and not any(text in name for text in only):
+                continue
             encoder = Encoder(params, config, backend=row.name, device="cpu", dtype=dtype)
-            runners[f"samcore {row.name} {dtype}"] = encoder.encode_images
+            getattr(encoder.backend, "session", None)  # ONNX Runtime: open the session now
+            runners[name] = encoder.encode_images
     return runners
 
 
-def _meta_runners(params, config, threads: int, folder: str) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+def _meta_runners(params, config, threads: int, folder: str, only) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    if only and not any(text in name for text in only for name in (META_TORCH, META_ONNX)):
+        return {}
     try:
         import onnxruntime
         import torch
@@ -136,10 +140,17 @@ def mask_agreement(reference: np.ndarray, other: np.ndarray, prompts: int = 32) 
     decoder = Decoder(random_params(PRESETS["sam_vit_b"], seed=0), PRESETS["sam_vit_b"], backend="numpy")
     coords = (np.random.default_rng(1).random((prompts, 1, 2)) * 1024).astype(np.float32)
     labels = np.ones((prompts, 1), np.int64)
-    masks = [decoder.predict(e, point_coords=coords, point_labels=labels).low_res_logits > 0 for e in (reference, other)]
+    masks = [decoder.predict(e, point_coords=coords, point_labels=labels).low_res_logits > 0
+             for e in (reference, other)]
     inter = (masks[0] & masks[1]).sum(axis=(-2, -1))
     union = (masks[0] | masks[1]).sum(axis=(-2, -1))
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 1.0)))
+
+
+def _build(params, config, threads: int, folder: str, only) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Encoder name -> encode(images), built (weights loaded, sessions open), those matching ``only``."""
+    runners = _samcore_runners(params, config, only) | _meta_runners(params, config, threads, folder, only)
+    return {name: run for name, run in runners.items() if not only or any(text in name for text in only)}
 
 
 def main() -> None:
@@ -149,6 +160,7 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/encoder.json", help="where to write the record")
     parser.add_argument("--only", nargs="+", metavar="TEXT", default=[],
                         help="time only the encoders whose name contains one ('numpy' adds the spec)")
+    parser.add_argument("--memory-child", metavar="NAME", help=argparse.SUPPRESS)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
 
@@ -157,19 +169,15 @@ def main() -> None:
     size = config.img_size
     images = np.zeros((1, 3, size, size), np.float32)
     images[:, :, : size * 3 // 4] = np.random.default_rng(0).standard_normal((1, 3, size * 3 // 4, size))
+    if args.memory_child:
+        _memory_child(args.memory_child, args.threads, images, params, config)
+        return
     peak = sgemm_gflops()
     gflop = encoder_gflop(config)
 
     with tempfile.TemporaryDirectory() as folder:
-        runners = _samcore_runners(params, config, args.only) | _meta_runners(params, config, args.threads, folder)
-        if args.only:
-            runners = {name: run for name, run in runners.items() if any(text in name for text in args.only)}
-        outputs, memory = {}, {}
-        for name, run in runners.items():  # warm-up: exports, sessions, first-touch allocations
-            with PeakMemory() as used:
-                outputs[name] = run(images)
-            memory[name] = used.extra_mb
-            print(f"warm-up {name}: {memory[name]:.0f} MB above idle", flush=True)
+        runners = _build(params, config, args.threads, folder, args.only)
+        outputs = {name: run(images) for name, run in runners.items()}  # warm-up: first-touch allocations
         times: dict[str, list[float]] = {name: [] for name in runners}
         for r in range(args.rounds):
             for name, run in runners.items():
@@ -177,6 +185,7 @@ def main() -> None:
                 run(images)
                 times[name].append(time.perf_counter() - start)
             print(f"round {r + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
+    memory = {name: peak_memory_mb(name, args.threads) for name in runners}
 
     results = {}
     for name, seconds in times.items():
@@ -186,12 +195,13 @@ def main() -> None:
             row["vs_meta_onnx"] = statistics.median(m / s for m, s in zip(times[META_ONNX], seconds, strict=True))
         if META_TORCH in times:
             row["vs_meta_torch"] = statistics.median(m / s for m, s in zip(times[META_TORCH], seconds, strict=True))
-        if name != REFERENCE and REFERENCE in outputs and not name.endswith("float32"):
+        if name != REFERENCE and REFERENCE in outputs:
             ref, out = outputs[REFERENCE], outputs[name]
             rms = float(np.sqrt(np.mean(np.square(ref, dtype=np.float64))))
             row["embedding_error_max_rms"] = float(np.abs(out - ref).max()) / rms
             row["embedding_error_rms_rms"] = float(np.sqrt(np.mean(np.square(out - ref, dtype=np.float64)))) / rms
-            row["mask_iou_vs_float32"] = mask_agreement(ref, out)
+            if not name.endswith("float32") and name.startswith("samcore"):
+                row["mask_iou_vs_float32"] = mask_agreement(ref, out)
         results[name] = row
 
     print(f"\nViT-B image encoder at {size}, seconds per image: median (min-max) of {args.rounds} rounds, "
@@ -200,10 +210,11 @@ def main() -> None:
           f"{'peak MB':>9}{'err/RMS':>9}{'mask IoU':>9}")
     for name, row in results.items():
         timing = f"{row['median_s']:.2f} ({row['min_s']:.2f}-{row['max_s']:.2f})"
-        error = f"{row['embedding_error_max_rms']:.3f}" if "embedding_error_max_rms" in row else "-"
+        error = f"{row['embedding_error_max_rms']:.1e}" if "embedding_error_max_rms" in row else "-"
         iou = f"{row['mask_iou_vs_float32']:.3f}" if "mask_iou_vs_float32" in row else "-"
+        rate = f"{row['gflops']:>9.0f}{100 * row['gflops'] / peak:>7.0f}%"
         print(f"{name:<28}{timing:>22}{row.get('vs_meta_onnx', float('nan')):>11.2f}x"
-              f"{row.get('vs_meta_torch', float('nan')):>12.2f}x{row['gflops']:>9.0f}{100 * row['gflops'] / peak:>7.0f}%"
+              f"{row.get('vs_meta_torch', float('nan')):>12.2f}x{rate}"
               f"{row['peak_memory_mb']:>9.0f}{error:>9}{iou:>9}")
     write_record(args.json, args.threads, peak, {"rounds": args.rounds, "gflop_per_image": gflop, "results": results})
 
