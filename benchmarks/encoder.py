@@ -185,7 +185,9 @@ def main() -> None:
                 run(images)
                 times[name].append(time.perf_counter() - start)
             print(f"round {r + 1}: " + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items()), flush=True)
-    memory = {name: peak_memory_mb(name, args.threads) for name in runners}
+        names = list(runners)
+        del runners  # every encoder's weights and arenas (~10 GB at ViT-B) before the memory processes
+    memory = {name: peak_memory_mb(name, args.threads) for name in names}
 
     results = {}
     for name, seconds in times.items():

@@ -26,9 +26,11 @@ def zero_pad(x: Traced, top: int, bottom: int, left: int, right: int) -> Traced:
 
 
 #: Most bytes of one image's attention scores per query chunk: a global block of ViT-B
-#: scores [heads, 4096, 4096] (805 MB) in chunks of 64 query rows (12.6 MB) that stay in
-#: the L3 cache through MatMul, the rel-pos adds, Softmax and the product with v.
-SCORE_CHUNK_BYTES = 16 << 20
+#: scores [heads, 4096, 4096] (805 MB at once) in 7 chunks of up to 10 grid rows (126 MB).
+#: Each chunk's MatMuls repack k and v (ONNX Runtime packs the right operand per call):
+#: chunks of one grid row (12.6 MB, cache-sized) made the attention MatMuls ~2x slower
+#: in an ORT profile at ViT-B size.
+SCORE_CHUNK_BYTES = 128 << 20
 
 
 @emits(image_encoder.attention)

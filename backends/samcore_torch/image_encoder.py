@@ -26,8 +26,9 @@ from torch import nn
 from samcore.encoder_config import IMAGE_ENCODER, EncoderConfig
 from samcore_torch.layers import LayerNorm2d
 
-#: Most elements of one attention bias chunk (queries are chunked by grid rows to stay within it).
-BIAS_ELEMENTS = 1 << 22
+#: Most elements of one attention bias chunk (queries are chunked by grid rows to stay within it):
+#: a global block of ViT-B in 7 chunks of up to 10 grid rows (126 MB of bias each, 805 MB at once).
+BIAS_ELEMENTS = 1 << 25
 
 
 def get_rel_pos(q_size: int, k_size: int, rel_pos: torch.Tensor) -> torch.Tensor:
@@ -79,8 +80,7 @@ class Attention(nn.Module):
         else:
             rel_h, rel_w = self.rel_pos_terms(q, h, w)
             # Queries in chunks of whole rows whose bias [B, heads, rows * w, N] stays within
-            # BIAS_ELEMENTS: each chunk's bias is still in cache when attention reads it (a global
-            # block of ViT-B: 805 MB of bias at once, 12.6 MB a chunk of one row).
+            # BIAS_ELEMENTS, so a global block never holds the whole bias.
             rows = max(1, BIAS_ELEMENTS // (b * self.num_heads * w * h * w))
             out = torch.cat([self._attend(q, k, v, rel_h, rel_w, top, min(rows, h - top))
                              for top in range(0, h, rows)], dim=2)
