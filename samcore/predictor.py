@@ -157,7 +157,8 @@ class Predictor:
         """B prompts on the current image at once (``SamPredictor.predict_torch``'s shapes),
         coordinates in original pixels (transformed here, unlike ``predict_torch``).
 
-        point_coords [B, N, 2], point_labels [B, N], boxes [B, 4], mask_input [B, 1, 4h, 4w].
+        point_coords [B, N, 2], point_labels [B, N] (ints, or floats holding whole numbers),
+        boxes [B, 4], mask_input [B, 1, 4h, 4w].
         Returns masks [B, C, H, W], scores float32 [B, C], low-res logits float32 [B, C, 4h, 4w].
         """
         embedding = self.embedding
@@ -166,6 +167,8 @@ class Predictor:
         if point_coords is not None:
             point_coords = apply_coords(_shaped("point_coords", point_coords, 3, "[B, N, 2]"),
                                         embedding.original_size, long_side)
+        if point_labels is not None:
+            point_labels = _integral(_shaped("point_labels", point_labels, 2, "[B, N]"))
         if boxes is not None:
             boxes = apply_boxes(_shaped("boxes", boxes, 2, "[B, 4]"), embedding.original_size, long_side)
         out = self.decoder.predict(None, point_coords, point_labels, boxes, mask_input, multimask_output)
@@ -185,3 +188,11 @@ def _shaped(name: str, value: Any, ndim: int, expected: str) -> np.ndarray:
     if array.ndim != ndim:
         raise InputError(f"{name}: expected shape {expected}, got {list(array.shape)}")
     return array
+
+
+def _integral(labels: np.ndarray) -> np.ndarray:
+    """Float labels holding whole numbers (``np.array([1.0, 0.0])``, which Meta's predictor
+    takes) as int64; anything else unchanged, for the decoder's checks to judge."""
+    if labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.array_equal(labels, np.round(labels)):
+        return labels.astype(np.int64)
+    return labels

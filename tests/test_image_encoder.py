@@ -51,7 +51,7 @@ def test_spec_matches_meta(name: str) -> None:
 
 @pytest.mark.slow
 def test_spec_matches_meta_vit_b() -> None:
-    """The ViT-B preset at its 1024 frame, one image (tens of seconds on 2 cores)."""
+    """The ViT-B preset at its 1024 frame, one image."""
     images = encoder_case_images("vit_b", batch=1, seed=5)
     ours = image_encoder(encoder_case_params("vit_b"), images, ENCODER_CASES["vit_b"].config)
     assert embedding_error(ours, meta_embedding("vit_b", images)) <= RMS_TOLERANCE

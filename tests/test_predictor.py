@@ -167,6 +167,10 @@ def test_predictor_errors(model: Model) -> None:
         model.predictor.predict(point_coords=[1, 1], point_labels=[1])
     with pytest.raises(InputError, match="point_labels: expected an array since point_coords is given"):
         model.predictor.predict(point_coords=[[1, 1]])
+    with pytest.raises(InputTypeError, match="point_labels: expected an integer array"):
+        model.predictor.predict(point_coords=[[1, 1]], point_labels=[0.5])
+    as_floats = model.predictor.predict(point_coords=[[1, 1]], point_labels=np.array([1.0]))  # Meta takes these
+    np.testing.assert_array_equal(as_floats[1], model.predictor.predict(point_coords=[[1, 1]], point_labels=[1])[1])
 
 
 def test_encoder_and_decoder_must_fit() -> None:
