@@ -125,3 +125,12 @@ def test_attention_in_query_chunks_equals_whole(tmp_path, monkeypatch: pytest.Mo
     got = _run(chunked, images)
     assert embedding_error(got, _run(whole, images)) <= 1e-6
     assert embedding_error(got, image_encoder(params, images, case.config)) <= FLOAT32_RMS_TOLERANCE
+
+
+def test_cli_refuses_decoder_options_for_the_encoder(tmp_path, capsys: pytest.CaptureFixture) -> None:
+    """`--part encoder` with a decoder-only option fails, naming the option; nothing is written."""
+    weights, out = tmp_path / "tiny.safetensors", tmp_path / "encoder.onnx"
+    assert main(["random-weights", str(weights), "--preset", "tiny", "--encoder"]) == 0
+    assert main(["export", "onnx", str(weights), "--part", "encoder", "--interface", "meta", "-o", str(out)]) == 1
+    assert "--interface meta" in capsys.readouterr().err
+    assert not out.exists()

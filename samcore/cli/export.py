@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 
+from samcore.errors import InputError
 from samcore.weights import load_decoder_params, load_encoder_params
 
 
@@ -34,6 +35,11 @@ def _export_encoder(args: argparse.Namespace) -> None:
     """``export onnx W --part encoder``: the image encoder spec as one ONNX model (dynamic batch)."""
     from samcore_onnx import export_encoder_onnx
 
+    decoder_only = {"--interface meta": args.interface != "samcore", "--single-mask": args.single_mask,
+                    "--no-mask-input": args.no_mask_input, "--grid": args.grid != 64}
+    if any(decoder_only.values()):
+        given = ", ".join(option for option, set_ in decoder_only.items() if set_)
+        raise InputError(f"--part encoder: expected no decoder options, got {given}")
     params, config = load_encoder_params(args.weights)
     model = export_encoder_onnx(params, config, args.output, opset=args.opset)
     ops = sorted({node.op_type for node in model.graph.node})
