@@ -13,7 +13,10 @@ import pytest
 
 from samcore.cli import build_parser
 from samcore.extras import DISTRIBUTION
-from samcore.weights import default_weights_path
+from samcore.weights import default_weights_path, load_decoder_params
+
+#: The default model's embedding channels (what ``predict --embedding`` expects).
+EMBED_DIM = load_decoder_params(default_weights_path())[1].embed_dim
 
 
 def one_line_error(result: subprocess.CompletedProcess, code: int, *fragments: str) -> str:
@@ -41,7 +44,8 @@ USAGE_ERRORS = {
     "box outside the image": (["predict", "--box", "0,0,100,500", "--original-size", "480,640"], ["--box", "0..480"]),
     "embedding is not a .npy": (["predict", "--embedding", "notes.txt"], ["--embedding", ".npy", "notes.txt"]),
     "embedding is text named .npy": (["predict", "--embedding", "text.npy"], ["--embedding", "not a readable"]),
-    "embedding of the wrong shape": (["predict", "--embedding", "small.npy"], ["--embedding", "[1, 256, h, w]", "[3"]),
+    "embedding of the wrong shape": (["predict", "--embedding", "small.npy"],
+                                     ["--embedding", f"[1, {EMBED_DIM}, h, w]", "[3"]),
     "embedding with NaN": (["predict", "--embedding", "nan.npy"], ["--embedding", "finite", "nan.npy"]),
     "weights are a .pth": (["predict", "--weights", "sam.pth"], ["--weights", "samcore convert sam.pth"]),
     "weights missing": (["predict", "--weights", "missing.safetensors"], ["--weights", "no such file"]),
@@ -69,7 +73,7 @@ def workdir(tmp_path: Path) -> Path:
     (tmp_path / "notes.txt").write_text("not an array")
     (tmp_path / "text.npy").write_text("not an array either")
     np.save(tmp_path / "small.npy", np.zeros((3, 4), np.float32))
-    np.save(tmp_path / "nan.npy", np.full((1, 256, 4, 4), np.nan, np.float32))
+    np.save(tmp_path / "nan.npy", np.full((1, EMBED_DIM, 4, 4), np.nan, np.float32))
     (tmp_path / "sam.pth").write_bytes(b"PK\x03\x04 a torch.save zip would follow")
     return tmp_path
 

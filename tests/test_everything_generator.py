@@ -11,7 +11,7 @@ from everything_official import assert_same_records, disc_image
 
 from samcore import MaskGenerator, Predictor, SamcoreError
 from samcore.cli import main
-from samcore.weights import default_weights_path, load_decoder_params, load_encoder_params
+from samcore.weights import load_decoder_params, load_encoder_params, random_decoder_path
 
 #: Lowered thresholds (random weights): every mask kept, so there are masks to compare.
 LOW = dict(points_per_side=6, pred_iou_thresh=0.0, stability_score_thresh=0.0, box_nms_thresh=1.0)
@@ -102,9 +102,9 @@ def test_bad_inputs(tiny_sam) -> None:
     with pytest.raises(SamcoreError, match="predictor_or_weights"):
         MaskGenerator(42)
     with pytest.raises(SamcoreError, match=r"predictor_or_weights: .*decoder-only"):
-        MaskGenerator(Predictor.from_weights())
+        MaskGenerator(Predictor.from_weights(random_decoder_path()))
     with pytest.raises(SamcoreError, match=r"predictor_or_weights: .*decoder-only"):
-        MaskGenerator(default_weights_path())
+        MaskGenerator(random_decoder_path())
     generator = MaskGenerator(str(tiny_sam), points_per_side=2)
     with pytest.raises(SamcoreError, match="image: expected a uint8"):
         generator.generate(np.zeros((10, 10, 3), np.float32))

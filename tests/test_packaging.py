@@ -46,7 +46,8 @@ def test_extras_named_in_messages_exist_and_the_readme_lists_them() -> None:
 
 def test_the_readme_keeps_its_two_set_up_commands() -> None:
     readme = (ROOT / "README.md").read_text()
-    assert "pip install -e . && samcore predict --point 300,200 --box 50,40,400,300 --original-size 480,640" in readme
+    assert ('pip install -e ".[image]" && samcore segment weights/example.png --point 67,259 -o mask.png '
+            "--overlay overlay.png") in readme
     assert 'pip install torch==2.13.0 -e ".[test]" && python -m pytest' in readme
     assert 'python -m pytest -m "not slow"' in readme
 

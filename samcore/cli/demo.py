@@ -79,5 +79,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="the default model on the bundled example picture: click, box, refinement")
     p.add_argument("-o", "--out", default="demo.png", help="PNG to write (default: demo.png)")
     p.add_argument("--weights", help="SAM safetensors with an image encoder (default: the bundled default model)")
-    p.add_argument("--backend", default="auto", help="backend name or 'auto' (see `samcore backends`)")
+    p.add_argument("--backend", default="auto", help="backend name or 'auto' (see samcore backends)")
     p.set_defaults(run=_demo)
