@@ -15,10 +15,13 @@ import hashlib
 import importlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-#: The kinds of file backends export into the cache (``clear_cache`` removes only these).
-CACHED_SUFFIXES = (".onnx", ".tflite", ".tmp")
+#: The kinds of file backends export into the cache (``clear_cache`` removes only these;
+#: ``.data``: a large ONNX model's external weights).
+CACHED_SUFFIXES = (".onnx", ".tflite", ".data", ".tmp")
 
 
 def cache_root() -> Path:
@@ -81,3 +84,20 @@ def source_fingerprint(*packages: str) -> str:
         for source in sorted(folder.rglob("*.py")):
             digest.update(source.relative_to(folder).as_posix().encode() + b"\0" + source.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def open_cached(
+    path: Path, weights_sha256: str, load: Callable[[Path], tuple[Any, str | None]], export: Callable[[], None]
+) -> tuple[Any, bool]:
+    """(handle of the cached file ``path``, whether it was exported now): ``load`` gives a
+    handle and the weights hash the file records; on a miss, or when the file does not open
+    or records other weights, ``export`` writes it (atomically) and it is loaded again."""
+    if path.exists():
+        try:
+            handle, weights = load(path)
+            if weights == weights_sha256:
+                return handle, False
+        except Exception:  # a truncated or foreign file: export again
+            pass
+    export()
+    return load(path)[0], True

@@ -1,6 +1,7 @@
 """The Exporter protocol: a file format the decoder ships in, registered like a backend.
 
-An exporter writes the decoder as a file (``export``), adds its options to
+An exporter writes the decoder as a file (``export``), and, when its ``parts`` include
+"encoder", the image encoder too (``export_encoder``), adds its options to
 ``samcore export FORMAT`` (``add_arguments``), and opens a file it wrote as a
 ``ShippedFile`` that ``samcore verify`` runs against the spec (``open``).
 Registering is an entry point in the ``samcore.exporters`` group naming the subclass,
@@ -19,7 +20,8 @@ from typing import ClassVar
 import numpy as np
 
 from samcore.backend import Availability, Tolerance
-from samcore.config import DecoderConfig
+from samcore.config import DecoderConfig, EncoderConfig
+from samcore.errors import InputError
 from samcore.inputs import Prompts
 
 
@@ -47,11 +49,20 @@ class ShippedFile(abc.ABC):
         ``multimask_output`` else 1 (token 0), or the file's one chosen mask with ``selects_by_score``."""
 
 
+def refuse_decoder_options(given: Mapping[str, bool]) -> None:
+    """For ``--part encoder``: raise an InputError naming each decoder-only option set
+    (``given``: option as the user wrote it -> whether it is set)."""
+    named = [option for option, is_set in given.items() if is_set]
+    if named:
+        raise InputError(f"--part encoder: expected no decoder options, got {', '.join(named)}")
+
+
 class Exporter(abc.ABC):
     """One file format. Subclasses set ``name`` and ``suffix`` and implement the four methods."""
 
     name: ClassVar[str]  # the ``samcore export NAME`` subcommand
     suffix: ClassVar[str]  # the file name suffix it writes (".onnx"), how ``verify`` finds it
+    parts: ClassVar[tuple[str, ...]] = ("decoder",)  # what ``samcore export NAME --part`` may write
 
     @classmethod
     @abc.abstractmethod
@@ -76,6 +87,19 @@ class Exporter(abc.ABC):
         options: argparse.Namespace,
     ) -> list[str]:
         """Write the decoder for embeddings of ``grid`` to ``path``; the sorted operator names it uses."""
+
+    @classmethod
+    def export_encoder(
+        cls,
+        params: Mapping[str, np.ndarray],
+        config: EncoderConfig,
+        path: str | os.PathLike,
+        options: argparse.Namespace,
+    ) -> list[str]:
+        """Write the image encoder (images [B, 3, S, S] -> embeddings) to ``path``; the sorted
+        operator names it uses. Only exporters whose ``parts`` include "encoder" implement it."""
+        raise InputError(f"export {cls.name}: expected a format with an image-encoder export, "
+                         f"got {cls.name} (parts: {', '.join(cls.parts)})")
 
     @classmethod
     @abc.abstractmethod

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from samcore.backend import Backend
-from samcore.cache import write_atomic
+from samcore.cache import open_cached, write_atomic
 from samcore.config import DecoderConfig
 from samcore.weights import params_sha256
 
@@ -79,17 +79,15 @@ class GraphBackend(Backend):
 
     def _open(self, key: Hashable) -> tuple[Path, Any]:
         paths, which = self.files(key)
-        if paths[which].exists():
-            try:
-                handle, weights = self.load(paths[which])
-                if weights == self.weights_sha256:
-                    return paths[which], handle
-            except Exception:  # a truncated or foreign file: export again
-                pass
-        for path, data in zip(paths, self.export(key), strict=True):
-            write_atomic(path, data)
-        type(self).exports += 1
-        return paths[which], self.load(paths[which])[0]
+
+        def export() -> None:
+            for path, data in zip(paths, self.export(key), strict=True):
+                write_atomic(path, data)
+
+        handle, exported = open_cached(paths[which], self.weights_sha256, self.load, export)
+        if exported:
+            type(self).exports += 1
+        return paths[which], handle
 
     def set_image(self, image_embedding: np.ndarray) -> None:
         """Run the per-image graph once for the following ``decode`` calls on this very array."""

@@ -48,7 +48,9 @@ def test_client_embeds_through_the_service_and_caches_locally(weights, tmp_path)
 
     decoded = np.asarray(Image.open(path).convert("RGB"))
     expected = Encoder.from_weights(weights, backend="numpy").encode(decoded)
-    with running_service(weights, "--token", "t0ken", "--cache-dir", str(tmp_path / "disk"), cache=tmp_path) as url:
+    # the numpy encoder, as ``expected``: the float32 download below is compared exactly
+    with running_service(weights, "--token", "t0ken", "--cache-dir", str(tmp_path / "disk"), "--backend", "numpy",
+                         cache=tmp_path) as url:
         client = EmbeddingClient(url, token="t0ken", cache_folder=tmp_path / "local")
         embedding = client.embed(path)
         assert embedding.original_size == (120, 90) and embedding.model_id == client.model["id"]

@@ -55,6 +55,14 @@ def session_options() -> Any:
     return options
 
 
+def open_session(path: Path, device: str) -> tuple[Any, str | None]:
+    """A session on ``path`` on the device's execution providers, and the weights hash it records."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), session_options(), providers=providers_for(device))
+    return session, session.get_modelmeta().custom_metadata_map.get("samcore.weights_sha256")
+
+
 class OnnxBackend(GraphBackend):
     """Graphs traced from the spec's fast formulation (``samcore_onnx.export_fast_onnx``),
     cached on disk per weights hash and grid, run by ONNX Runtime on the device's execution provider."""
@@ -117,10 +125,7 @@ class OnnxBackend(GraphBackend):
 
     def load(self, path: Path) -> tuple[Any, str | None]:
         """A session on the device's execution providers, and the weights hash it records."""
-        import onnxruntime
-
-        session = onnxruntime.InferenceSession(str(path), session_options(), providers=providers_for(self.device))
-        return session, session.get_modelmeta().custom_metadata_map.get("samcore.weights_sha256")
+        return open_session(path, self.device)
 
     def run_image(self, image_embedding: np.ndarray) -> dict[str, Any]:
         """The per-image graph's outputs for an embedding [1, C, h, w], by name, as OrtValues

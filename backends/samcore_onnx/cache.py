@@ -1,7 +1,8 @@
 """On-disk cache of exported graphs: one file per weights hash and export options.
 
 ``OnnxBackend`` runs the fast formulation's graphs (``export_fast_onnx``): one per-image
-file per grid, one per-prompt file per grid, mask-input and ``multimask_output`` setting.
+file per grid, one per-prompt file per grid, mask-input and ``multimask_output`` setting; ``OnnxEncoder`` runs the image
+encoder's graph (``export_encoder_onnx``), one file per weights hash, frame and opset.
 
 The folder is ``$SAMCORE_CACHE`` when set, else ``~/.cache/samcore/onnx``. A file's
 name holds the weights hash, the export options, samcore's version and a fingerprint
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import samcore
 from samcore.cache import cache_dir
+from samcore.config import EncoderConfig
 from samcore_onnx.export import exporter_fingerprint
 
 
@@ -50,3 +52,10 @@ def fast_cache_paths(
         cache_path(weights_sha256, grid, interface="fast_decode", opset=opset, with_mask_input=with_mask_input,
                    multimask_output=multimask_output),
     )
+
+
+def encoder_cache_path(weights_sha256: str, config: EncoderConfig, *, opset: int) -> Path:
+    """The cache file of one image encoder export (its weights, when large, in a ``.data`` file beside it)."""
+    name = (f"encoder-{weights_sha256}-{config.img_size}-opset{opset}"
+            f"-samcore{samcore.__version__}-{exporter_fingerprint()}.onnx")
+    return cache_dir("onnx") / name

@@ -1,5 +1,6 @@
 """``OnnxExporter``: ``samcore export onnx`` and ``samcore verify FILE.onnx`` (entry point
-``samcore.exporters: onnx``). Either interface of ``export_onnx``, run by ONNX Runtime."""
+``samcore.exporters: onnx``). Either interface of ``export_onnx``, run by ONNX Runtime, and
+the image encoder (``export_encoder_onnx``, ``--part encoder``)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ import numpy as np
 
 from samcore.backend import FLOAT32_TOLERANCE, Availability
 from samcore.cli.arguments import positive_int
-from samcore.config import DecoderConfig, config_from_dict
+from samcore.config import DecoderConfig, EncoderConfig, config_from_dict
 from samcore.errors import InputError
-from samcore.exporter import Exporter, ShippedFile
+from samcore.exporter import Exporter, ShippedFile, refuse_decoder_options
 from samcore.inputs import Prompts
 from samcore.spec.mask_decoder import select_masks
 
@@ -55,6 +56,7 @@ class OnnxExporter(Exporter):
 
     name = "onnx"
     suffix = ".onnx"
+    parts = ("decoder", "encoder")
 
     @classmethod
     def availability(cls) -> Availability:
@@ -86,6 +88,23 @@ class OnnxExporter(Exporter):
 
         model = export_onnx(params, config, path, interface=options.interface, grid=grid, opset=options.opset,
                             return_single_mask=options.single_mask, with_mask_input=with_mask_input)
+        return sorted({node.op_type for node in model.graph.node})
+
+    @classmethod
+    def export_encoder(
+        cls,
+        params: Mapping[str, np.ndarray],
+        config: EncoderConfig,
+        path: str | os.PathLike,
+        options: argparse.Namespace,
+    ) -> list[str]:
+        """``export_encoder_onnx`` to ``path`` (dynamic batch); the sorted ONNX op types of the
+        model. Refuses this format's decoder-only options, naming them."""
+        from samcore_onnx.encoder_export import export_encoder_onnx
+
+        refuse_decoder_options({"--interface meta": options.interface != "samcore",
+                                "--single-mask": options.single_mask})
+        model = export_encoder_onnx(params, config, path, opset=options.opset)
         return sorted({node.op_type for node in model.graph.node})
 
     @classmethod

@@ -1,8 +1,10 @@
-"""samcore's torch backend: ``SamDecoder`` (a native ``nn.Module``), ``FastDecoder`` (its
-weights run the fast way, per-image work split off) and ``TorchBackend`` (which runs it).
+"""samcore's torch backend: ``SamDecoder`` and ``SamEncoder`` (native ``nn.Module``s),
+``FastDecoder`` (the decoder's weights run the fast way, per-image work split off),
+``TorchBackend`` (the decoder) and ``TorchEncoder`` (the image encoder).
 
-Importing this package does not import torch (so the ``samcore.backends`` entry point
-registers without it); ``SamDecoder`` and ``FastDecoder`` import torch on first access.
+Importing this package does not import torch (so the ``samcore.backends`` and
+``samcore.encoders`` entry points register without it); the modules import torch on
+first access.
 """
 
 from __future__ import annotations
@@ -10,16 +12,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from samcore_torch.backend import TorchBackend
+from samcore_torch.encoder_backend import TorchEncoder
 
 if TYPE_CHECKING:
     from samcore_torch.fast_decoder import FastDecoder
+    from samcore_torch.image_encoder import SamEncoder
     from samcore_torch.module import SamDecoder
 
-__all__ = ["FastDecoder", "SamDecoder", "TorchBackend"]
+__all__ = ["FastDecoder", "SamDecoder", "SamEncoder", "TorchBackend", "TorchEncoder"]
 
 
 def __getattr__(name: str) -> Any:
-    """``SamDecoder`` or ``FastDecoder`` on first access (imports torch); anything else is missing."""
+    """``SamDecoder``, ``FastDecoder`` or ``SamEncoder`` on first access (imports torch); anything else is missing."""
     if name == "SamDecoder":
         from samcore_torch.module import SamDecoder
 
@@ -28,4 +32,8 @@ def __getattr__(name: str) -> Any:
         from samcore_torch.fast_decoder import FastDecoder
 
         return FastDecoder
+    if name == "SamEncoder":
+        from samcore_torch.image_encoder import SamEncoder
+
+        return SamEncoder
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -46,17 +46,23 @@ def _inside(option: str, text: str, xy: tuple[float, float], size: tuple[int, in
                          repr(text), "give a point inside the image, or the image's size with --original-size H,W")
 
 
-def _prompts(args: argparse.Namespace, original: tuple[int, int], long_side: int) -> tuple:
-    """(coords [1, N, 2], labels [1, N], boxes [1, 4]) in the input frame, from --point and --box."""
-    coords = labels = boxes = None
+def _check_prompts(args: argparse.Namespace, original: tuple[int, int]) -> None:
+    """--point and --box lie in the image of ``original`` size (H, W)."""
     for p in args.point:
         _inside("--point", p.text, (p.x, p.y), original)
+    if args.box:
+        for corner in (args.box[:2], args.box[2:]):
+            _inside("--box", ",".join(f"{v:g}" for v in args.box), corner, original)
+
+
+def _prompts(args: argparse.Namespace, original: tuple[int, int], long_side: int) -> tuple:
+    """(coords [1, N, 2], labels [1, N], boxes [1, 4]) in the input frame, from --point and --box
+    (checked by ``_check_prompts``)."""
+    coords = labels = boxes = None
     if args.point:
         coords = apply_coords(np.array([[(p.x, p.y) for p in args.point]]), original, long_side)
         labels = np.array([[p.label for p in args.point]])
     if args.box:
-        for corner in (args.box[:2], args.box[2:]):
-            _inside("--box", ",".join(f"{v:g}" for v in args.box), corner, original)
         boxes = apply_boxes(np.array([args.box]), original, long_side)
     if coords is None and boxes is None:
         coords, labels = apply_coords(np.array([[[original[1] / 2, original[0] / 2]]]), original, long_side), [[1]]
@@ -82,13 +88,18 @@ def _predict(args: argparse.Namespace) -> None:
     c = config.embed_dim
     if args.embedding:
         embedding = load_embedding(args.embedding, c)
+        original = args.original_size or config.frame_size(embedding.shape[-2:])
+        _check_prompts(args, original)
     else:
         picture = bundled_path("example.png")
-        example = Encoder.from_weights(args.weights, device=args.device).encode(read_image(picture))
+        image = read_image(picture)
+        original = args.original_size or image.shape[:2]
+        _check_prompts(args, original)  # before encoding, which may export graphs
+        example = Encoder.from_weights(args.weights, device=args.device).encode(image)
         print(f"no --embedding given: encoded the bundled example picture ({picture})")
         embedding = example.features
+        original = args.original_size or example.original_size
     frame = config.frame_size(embedding.shape[-2:])
-    original = args.original_size or (frame if args.embedding else example.original_size)
     coords, labels, boxes = _prompts(args, original, max(frame))
     decoder = Decoder(params, config, backend=args.backend, device=args.device)
     start = time.perf_counter()

@@ -187,6 +187,35 @@ class Graph:
         return model
 
 
+def _factors(d: DimLike) -> tuple[int, list[Dim]]:
+    """A size as an int coefficient times run-time dims, following Mul recipes."""
+    if isinstance(d, int):
+        return d, []
+    if d.recipe is not None and d.recipe[0] == "Mul":
+        (ka, sa), (kb, sb) = _factors(d.recipe[1]), _factors(d.recipe[2])
+        return ka * kb, sa + sb
+    return 1, [d]
+
+
+def _inferred_dim(shape: Sequence[DimLike], dims: Sequence[DimLike]) -> DimLike | None:
+    """The size a reshape of ``shape`` to ``dims`` gives its -1, when it is one run-time dim
+    times an int (e.g. windows (B*3*3) back to B); None when it cannot be told at trace time."""
+    coefficient, symbols = 1, []
+    for d in shape:
+        k, syms = _factors(d)
+        coefficient, symbols = coefficient * k, symbols + syms
+    known = 1
+    for d in dims:
+        if isinstance(d, Dim) or d != -1:
+            k, syms = _factors(d)
+            if syms:
+                return None
+            known *= k
+    if len(symbols) != 1 or known == 0 or coefficient % known:
+        return None
+    return symbols[0] * (coefficient // known)
+
+
 def _broadcast(*shapes: Sequence[DimLike]) -> tuple[DimLike, ...]:
     """NumPy broadcasting of shapes with symbolic dims (a symbolic dim against n > 1 is n)."""
     ndim = max(len(s) for s in shapes)
@@ -294,7 +323,8 @@ class Traced(np.lib.mixins.NDArrayOperatorsMixin):
         dims = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], tuple | list) else shape
         shape_value = self.graph.shape_value(dims)
         if -1 in [d for d in dims if isinstance(d, int)]:  # ONNX infers it; 0 then means "copy" (never here)
-            inferred = tuple(self.graph.fresh("dim") if isinstance(d, int) and d == -1 else d for d in dims)
+            known = _inferred_dim(self._shape, dims)
+            inferred = tuple((known or self.graph.fresh("dim")) if isinstance(d, int) and d == -1 else d for d in dims)
             return self._op("Reshape", [self, shape_value], shape=inferred)
         return self._op("Reshape", [self, shape_value], shape=dims, allowzero=1)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from samcore.config import IMAGE_ENCODER, EncoderConfig
-from samcore.spec.ops import conv2d, gelu, layer_norm, linear, linear_taps, softmax
+from samcore.spec.ops import conv2d, gelu, graph_hook, layer_norm, linear, linear_taps, softmax
 
 #: Every LayerNorm of the image encoder (blocks and neck) uses this epsilon.
 EPS = 1e-6
@@ -48,6 +48,7 @@ def zeros(like: np.ndarray, shape: tuple) -> np.ndarray:
     return np.broadcast_to(np.ones_like(like[:1, :1, :1, :1]) - 1, shape)
 
 
+@graph_hook
 def zero_pad(x: np.ndarray, top: int, bottom: int, left: int, right: int) -> np.ndarray:
     """Zero rows above/below and columns left/right of x [B, H, W, C] -> [B, H+top+bottom, W+left+right, C]."""
     b, h, w, c = x.shape
@@ -116,6 +117,7 @@ def decomposed_rel_pos(q: np.ndarray, rel_h: np.ndarray, rel_w: np.ndarray) -> t
     return along_h[:, :, :, :, None], along_w[:, :, :, None, :]
 
 
+@graph_hook
 def attention(params: Mapping[str, np.ndarray], key: str, x: np.ndarray, num_heads: int,
               use_rel_pos: bool) -> np.ndarray:
     """Multi-head self-attention over the tokens of each grid: x [B', h, w, D] -> [B', h, w, D].

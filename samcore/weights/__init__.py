@@ -9,7 +9,7 @@ from samcore.weights.checkpoints import (
     random_decoder_path,
     sha256_file,
 )
-from samcore.weights.digest import params_sha256
+from samcore.weights.digest import encoder_params_sha256, params_sha256
 from samcore.weights.encoder_weights import encoder_params, load_encoder_params, validate_encoder
 from samcore.weights.pth_reader import read_pth
 from samcore.weights.safetensors_io import load_decoder_params, read_header, safetensors_dtype, save_tensors, validate
@@ -20,6 +20,7 @@ __all__ = [
     "default_weights_path",
     "describe",
     "encoder_params",
+    "encoder_params_sha256",
     "load_decoder_params",
     "load_encoder_params",
     "load_manifest",

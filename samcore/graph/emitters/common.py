@@ -15,7 +15,7 @@ from samcore import fast
 from samcore.config import MASK_DECODER, PROMPT_ENCODER
 from samcore.fast import ops as fast_ops
 from samcore.graph.tracer import Dim, DimLike, Traced, _broadcast_to
-from samcore.spec import mask_decoder, ops, prompt_encoder
+from samcore.spec import image_encoder, mask_decoder, ops, prompt_encoder
 
 
 def softmax(x: Traced, axis: int = -1) -> Traced:
@@ -100,6 +100,15 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     return masks.reshape(b, m, 4 * h, 4 * w)
 
 
+def zero_pad(x: Traced, top: int, bottom: int, left: int, right: int) -> Traced:
+    """One Pad node (constant zeros) on rows and columns of x [B, H, W, C] (the image encoder's windows)."""
+    if not (top or bottom or left or right):
+        return x
+    b, h, w, c = x._shape
+    pads = x.graph.const([0, top, left, 0, 0, bottom, right, 0], np.int64)
+    return x._op("Pad", [x, pads], shape=(b, h + top + bottom, w + left + right, c), mode="constant")
+
+
 COMMON: Mapping[Callable[..., Any], Callable[..., Any]] = {
     ops.softmax: softmax,
     ops.layer_norm: layer_norm,
@@ -110,4 +119,5 @@ COMMON: Mapping[Callable[..., Any], Callable[..., Any]] = {
     mask_decoder.output_tokens: output_tokens,
     prompt_encoder.no_mask_embedding: no_mask_embedding,
     fast.mask_logits: mask_logits,
+    image_encoder.zero_pad: zero_pad,
 }

@@ -1,6 +1,7 @@
 """ONNX Runtime's emitter set: the common emitters, plus the forms ONNX Runtime runs best:
 Erf and the exact-GELU pattern it fuses into one Gelu kernel (opset 17 has no Gelu), and
-LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower)."""
+LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower), and
+the image encoder's global attention in query chunks (bounded memory for the scores)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import numpy as np
 from samcore.fast import ops as fast_ops
 from samcore.graph.emitters.common import COMMON
 from samcore.graph.tracer import Traced
-from samcore.spec import ops
+from samcore.spec import image_encoder, ops
 
 SQRT2 = np.float32(np.sqrt(2.0))
 
@@ -39,6 +40,46 @@ def layer_norm_2d(x: Traced, weight: np.ndarray, bias: np.ndarray, eps: float = 
     return (normed * weight[:, None] + bias[:, None]).reshape(b, c, h, w)
 
 
+#: Most bytes of one image's attention scores per query chunk: a global block of ViT-B
+#: scores [heads, 4096, 4096] (805 MB at once) in 7 chunks of up to 10 grid rows (126 MB).
+#: Each chunk's MatMuls repack k and v (ONNX Runtime packs the right operand per call):
+#: chunks of one grid row (cache-sized) were slower (docs/benchmarks.md, "Image encoder").
+SCORE_CHUNK_BYTES = 128 << 20
+
+
+def attention(params: Mapping[str, np.ndarray], key: str, x: Traced, num_heads: int, use_rel_pos: bool) -> Traced:
+    """``image_encoder.attention`` with the queries in chunks of whole query rows when the scores
+    of one image exceed ``SCORE_CHUNK_BYTES`` (global blocks), else as the spec writes it.
+
+    Each chunk is the spec's computation for its queries against all keys: softmax over
+    keys is per query, so the chunks concatenated along the queries are the whole.
+    """
+    b, h, w, d = x.shape
+    head_dim = d // num_heads
+    rows = max(1, SCORE_CHUNK_BYTES // (num_heads * w * h * w * 4))
+    if rows >= h:
+        return image_encoder.attention.__wrapped__(params, key, x, num_heads, use_rel_pos)
+    qkv = image_encoder.dense_layer(params, f"{key}.qkv", x).reshape(b, h * w, 3, num_heads, head_dim)
+    qkv = qkv.transpose(2, 0, 3, 1, 4).reshape(3, b * num_heads, h * w, head_dim)
+    q, k, v = qkv[0], qkv[1], qkv[2]
+    scaled, keys = q * np.float32(head_dim**-0.5), k.transpose(0, 2, 1)
+    if use_rel_pos:
+        rel_h = image_encoder.get_rel_pos(h, h, params[f"{key}.rel_pos_h"])
+        rel_w = image_encoder.get_rel_pos(w, w, params[f"{key}.rel_pos_w"])
+        bias_h, bias_w = image_encoder.decomposed_rel_pos(q.reshape(b * num_heads, h, w, head_dim), rel_h, rel_w)
+    chunks = []
+    for top in range(0, h, rows):
+        n = min(rows, h - top)
+        scores = scaled[:, top * w : (top + n) * w] @ keys  # [B' * heads, n w, hw]
+        if use_rel_pos:
+            scores = scores.reshape(b * num_heads, n, w, h, w) + bias_h[:, top : top + n] + bias_w[:, top : top + n]
+            scores = scores.reshape(b * num_heads, n * w, h * w)
+        chunks.append(ops.softmax(scores, axis=-1) @ v)
+    out = np.concatenate(chunks, axis=1)  # [B' * heads, hw, hd]
+    out = out.reshape(b, num_heads, h, w, head_dim).transpose(0, 2, 3, 1, 4).reshape(b, h, w, d)
+    return image_encoder.dense_layer(params, f"{key}.proj", out)
+
+
 ONNXRUNTIME: Mapping[Callable[..., Any], Callable[..., Any]] = {
     **COMMON,
     ops.erf: erf,
@@ -46,4 +87,5 @@ ONNXRUNTIME: Mapping[Callable[..., Any], Callable[..., Any]] = {
     ops.gelu: gelu,
     fast_ops.gelu: gelu,
     ops.layer_norm_2d: layer_norm_2d,
+    image_encoder.attention: attention,
 }
