@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from samcore.errors import MissingExtraError
 
 #: The name on the package index (``pip install``); the import name stays ``samcore``.
-DISTRIBUTION = "samcore-decoder"
+DISTRIBUTION = "segment-anything-samcore"
 
 #: Top-level module -> the extra that installs it (pyproject.toml's optional-dependencies).
 EXTRA_OF_MODULE = {
@@ -33,7 +33,7 @@ EXTRA_OF_MODULE = {
 
 
 def pip_hint(extra: str) -> str:
-    """The command that installs ``extra``, e.g. ``pip install "samcore-decoder[onnx]"``."""
+    """The command that installs ``extra``, e.g. ``pip install "segment-anything-samcore[onnx]"``."""
     return f'pip install "{DISTRIBUTION}[{extra}]"'
 
 

@@ -19,7 +19,7 @@ DOCS = [ROOT / "README.md", ROOT / "backends" / "README.md", *sorted((ROOT / "do
 
 
 def test_the_distribution_name_is_ours_and_installed() -> None:
-    assert PYPROJECT["project"]["name"] == DISTRIBUTION == "samcore-decoder"
+    assert PYPROJECT["project"]["name"] == DISTRIBUTION == "segment-anything-samcore"
     installed = distribution(DISTRIBUTION)
     assert "samcore" in {ep.name for ep in installed.entry_points if ep.group == "console_scripts"}
     for extras in PYPROJECT["project"]["optional-dependencies"].values():

@@ -2,7 +2,7 @@
 
 Run it against any registered backend (yours included)::
 
-    pip install "samcore-decoder[conformance]"
+    pip install "segment-anything-samcore[conformance]"
     pytest --pyargs samcore.conformance --samcore-backend NAME [--samcore-xfail known.txt]
 
 ``strategies`` draws reproducible cases, ``assertions`` reports the first
