@@ -11,7 +11,9 @@ import numpy as np
 import pytest
 
 onnx = pytest.importorskip("onnx", reason="onnx is not installed (pip install 'segment-anything-samcore[onnx]')")
-ort = pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install 'segment-anything-samcore[onnx]')")
+ort = pytest.importorskip(
+    "onnxruntime", reason="onnxruntime is not installed (pip install 'segment-anything-samcore[onnx]')"
+)
 
 from samcore_onnx import OnnxBackend, cache, export_fast_onnx, export_onnx  # noqa: E402
 

@@ -8,7 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("ai_edge_litert", reason="ai-edge-litert is not installed (pip install 'segment-anything-samcore[tflite]')")
+pytest.importorskip(
+    "ai_edge_litert", reason="ai-edge-litert is not installed (pip install 'segment-anything-samcore[tflite]')"
+)
 pytest.importorskip("onnx", reason="onnx is not installed (pip install 'segment-anything-samcore[tflite]')")
 
 from samcore_tflite import TFLiteBackend, cache, export_tflite, tflite_metadata, tflite_ops
