@@ -17,6 +17,9 @@ import numpy as np
 
 from samcore.backend import Availability
 from samcore.encoder_config import EncoderConfig
+from samcore.errors import BackendError
+from samcore.weights.encoder_weights import validate_encoder
+from samcore.weights.safetensors_io import safetensors_dtype
 
 #: float32 ports: max |port - spec| <= this x RMS(spec embedding).
 FLOAT32_RMS_TOLERANCE = 1e-4
@@ -39,7 +42,14 @@ class EncoderBackend(abc.ABC):
 
     def __init__(self, params: Mapping[str, np.ndarray], config: EncoderConfig, device: str, dtype: str) -> None:
         """``params``: official key -> float32 array (``image_encoder.*``, validated);
-        ``device``: a kind this backend reports available; ``dtype``: one of ``dtypes``."""
+        ``device``: a kind this backend reports available; ``dtype``: one of ``dtypes``.
+        Refuses, as ``Backend.__init__`` does, an undeclared dtype (``BackendError``) and
+        params that do not fit the config (``WeightsError``)."""
+        if dtype not in self.dtypes:
+            raise BackendError(f"dtype: expected one of {list(self.dtypes)} for encoder backend {self.name!r}, "
+                               f"got {dtype!r}")
+        validate_encoder({k: np.shape(v) for k, v in params.items()},
+                         {k: safetensors_dtype(np.asarray(v)) for k, v in params.items()}, config)
         self.params = params
         self.config = config
         self.device = device

@@ -18,9 +18,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 import samcore
-from samcore.encoder_config import EncoderConfig, encoder_shapes, is_rel_pos_key
-from samcore.errors import WeightsError
-from samcore.weights import encoder_params_sha256
+from samcore.encoder_config import EncoderConfig
+from samcore.weights import encoder_params, encoder_params_sha256
 from samcore_onnx.export import exporter_fingerprint
 
 if TYPE_CHECKING:
@@ -28,18 +27,6 @@ if TYPE_CHECKING:
 
 #: Weights above this many bytes go to an external data file (protobuf's limit is 2 GiB).
 EXTERNAL_DATA_BYTES = 1 << 30
-
-
-def _checked_params(params: Mapping[str, np.ndarray], config: EncoderConfig) -> dict[str, np.ndarray]:
-    arrays = {}
-    for key, shape in encoder_shapes(config).items():
-        if key not in params:
-            raise WeightsError(f"params: expected key {key!r} for {config}, it is missing")
-        array = np.asarray(params[key], np.float32)
-        if array.shape != shape and not (is_rel_pos_key(key) and array.shape[1:] == shape[1:]):
-            raise WeightsError(f"params[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
-        arrays[key] = array
-    return arrays
 
 
 def export_encoder_onnx(
@@ -61,7 +48,7 @@ def export_encoder_onnx(
     from samcore.graph.tracer import Graph
     from samcore.spec.image_encoder import image_encoder
 
-    arrays = _checked_params(params, config)
+    arrays, _ = encoder_params(params, config)  # validated (rel-pos tables of any length), float32
     graph = Graph(opset, ONNXRUNTIME)
     size = config.img_size
     images = graph.input("images", np.float32, ("B", 3, size, size))

@@ -109,18 +109,22 @@ BAD_CONSTRUCTIONS = {
 def check_refuses_bad_construction(backend: str, bad: str) -> None:
     """The backend class itself, constructed with ``BAD_CONSTRUCTIONS[bad]`` on its first
     device, raises a ``SamcoreError`` naming the problem (not a deep NumPy or runtime error)."""
-    cls = get(backend)
     config = CONFIGS["tiny"][0]
     make, named = BAD_CONSTRUCTIONS[bad]
     params, dtype = make(random_params(config, WEIGHTS_SEED))
+    expect_refusal(get(backend), params, config, dtype, f"{backend}: {bad}", named)
+
+
+def expect_refusal(cls: type, params: dict, config: object, dtype: str, label: str, named: str) -> None:
+    """``cls(params, config, device, dtype)`` on its first device raises a ``SamcoreError``
+    whose message names ``named``; anything else fails with ``label``."""
     device = cls.availability().devices[0]
     try:
         cls(params, config, device, dtype)
     except SamcoreError as exc:
         if named not in str(exc):
-            raise AssertionError(f"{backend}: {bad}: the error does not name {named!r}: {exc}") from exc
+            raise AssertionError(f"{label}: the error does not name {named!r}: {exc}") from exc
     except Exception as exc:
-        raise AssertionError(f"{backend}: {bad}: raised {type(exc).__name__} ({exc}), not a SamcoreError") from exc
+        raise AssertionError(f"{label}: raised {type(exc).__name__} ({exc}), not a SamcoreError") from exc
     else:
-        raise AssertionError(f"{backend}: {bad}: {cls.__name__}({list(params)[:2]}..., dtype={dtype!r}) "
-                             "raised nothing")
+        raise AssertionError(f"{label}: {cls.__name__}({list(params)[:2]}..., dtype={dtype!r}) raised nothing")

@@ -137,3 +137,26 @@ def check_encoder_deterministic(backend: str, name: str) -> None:
     if not np.array_equal(port.encode_images(images), port.encode_images(images)):
         raise AssertionError("embedding differs between two identical calls\n"
                              + _snippet(backend, name, 1, 2, "float32"))
+
+
+#: The kit's bad constructions of an encoder backend: name -> (make (params -> params, dtype), what the error names).
+_ENCODER_KEY = f"{IMAGE_ENCODER}patch_embed.proj.weight"
+BAD_ENCODER_CONSTRUCTIONS = {
+    "undeclared dtype": (lambda params: (params, "float64"), "dtype"),
+    "missing parameter": (lambda params: ({k: v for k, v in params.items() if k != _ENCODER_KEY}, "float32"),
+                          _ENCODER_KEY),
+    "mis-shaped parameter": (lambda params: ({**params, _ENCODER_KEY: params[_ENCODER_KEY][:-1]}, "float32"),
+                             _ENCODER_KEY),
+}
+
+
+def check_encoder_refuses_bad_construction(backend: str, bad: str) -> None:
+    """The encoder backend class, constructed with ``BAD_ENCODER_CONSTRUCTIONS[bad]``, raises a
+    ``SamcoreError`` naming the problem, as decoder backends must (``checks.expect_refusal``)."""
+    from samcore.conformance.checks import expect_refusal
+    from samcore.registry import ENCODERS
+
+    make, named = BAD_ENCODER_CONSTRUCTIONS[bad]
+    params, dtype = make(encoder_case_params("windowed"))
+    config = ENCODER_CASES["windowed"].config
+    expect_refusal(ENCODERS.get(backend), params, config, dtype, f"{backend} encoder: {bad}", named)

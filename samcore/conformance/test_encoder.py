@@ -37,3 +37,8 @@ def test_encoder_batch_independence(samcore_encoder_backend: str) -> None:
 
 def test_encoder_deterministic(samcore_encoder_backend: str) -> None:
     encoder_checks.check_encoder_deterministic(samcore_encoder_backend, "windowed")
+
+
+@pytest.mark.parametrize("bad", sorted(encoder_checks.BAD_ENCODER_CONSTRUCTIONS))
+def test_encoder_refuses_bad_construction(samcore_encoder_backend: str, bad: str) -> None:
+    encoder_checks.check_encoder_refuses_bad_construction(samcore_encoder_backend, bad)
