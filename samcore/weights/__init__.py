@@ -7,10 +7,10 @@ from samcore.weights.checkpoints import (
     describe,
     load_manifest,
     random_decoder_path,
-    sha256_file,
 )
 from samcore.weights.digest import encoder_params_sha256, params_sha256
 from samcore.weights.encoder_weights import encoder_params, load_encoder_params, validate_encoder
+from samcore.weights.file_hash import remembered_sha256, sha256_file
 from samcore.weights.pth_reader import read_pth
 from samcore.weights.safetensors_io import (
     decoder_params,
@@ -36,6 +36,7 @@ __all__ = [
     "random_decoder_path",
     "read_header",
     "read_pth",
+    "remembered_sha256",
     "safetensors_dtype",
     "save_tensors",
     "sha256_file",
