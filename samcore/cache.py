@@ -4,7 +4,8 @@ The folder is ``$SAMCORE_CACHE`` when set, else ``~/.cache/samcore/<kind>``. Fil
 are written atomically (a temporary file in the same folder, then a rename), so
 concurrent processes at worst export twice. A backend names its files by weights
 hash, export options, samcore's version and ``source_fingerprint`` of the code that
-exported them, so a change to that code never reuses an old file. ``samcore cache info``
+exported them, so a change to that code never reuses an old file. Weights files' digests are
+remembered here too (``samcore.weights.remembered_sha256``). ``samcore cache info``
 shows the folder and its size, ``samcore cache clear`` empties it (``clear_cache``).
 """
 
@@ -20,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 #: The kinds of file backends export into the cache (``clear_cache`` removes only these;
-#: ``.data``: a large ONNX model's external weights).
-CACHED_SUFFIXES = (".onnx", ".tflite", ".data", ".tmp")
+#: ``.data``: a large ONNX model's external weights; ``.sha256``: a weights file's remembered digest).
+CACHED_SUFFIXES = (".onnx", ".tflite", ".data", ".tmp", ".sha256")
 
 
 def cache_root() -> Path:
@@ -37,7 +38,7 @@ def cache_dir(kind: str) -> Path:
 
 
 def cached_files() -> list[Path]:
-    """The exported files in the cache (``CACHED_SUFFIXES``, in the cache folder or one level
+    """The cached files (``CACHED_SUFFIXES``, in the cache folder or one level
     below), sorted by path; other files there are not samcore's and are left out."""
     root = cache_root()
     if not root.is_dir():
@@ -47,7 +48,7 @@ def cached_files() -> list[Path]:
 
 
 def clear_cache() -> tuple[int, int]:
-    """Delete the cache's exported files (``cached_files``) and the kind folders left empty:
+    """Delete the cached files (``cached_files``) and the kind folders left empty:
     (files removed, bytes freed). Backends export again on next use."""
     files = cached_files()
     freed = 0

@@ -13,7 +13,7 @@ from samcore.encoder_config import EncoderConfig
 from samcore.errors import BackendError, InputError, InputTypeError
 from samcore.registry import ENCODERS
 from samcore.spec.preprocess import preprocess
-from samcore.weights import default_weights_path, encoder_params, load_encoder_params, sha256_file
+from samcore.weights import default_weights_path, encoder_params, load_encoder_params, remembered_sha256
 
 
 class Encoder:
@@ -55,7 +55,7 @@ class Encoder:
         (see ``Encoder.__init__``). None: the bundled default model."""
         path = default_weights_path() if path is None else path
         params, config = load_encoder_params(path, config)
-        return cls(params, config, backend, device, dtype, model_id=sha256_file(path))
+        return cls(params, config, backend, device, dtype, model_id=remembered_sha256(path))
 
     def preprocess(self, image: Any, image_format: str = "RGB") -> tuple[np.ndarray, tuple[int, int], tuple[int, int]]:
         """uint8 [H, W, 3] -> (float32 [1, 3, S, S], original (H, W), input (h, w)), as Meta's predictor."""

@@ -20,16 +20,17 @@ def test_the_first_export_is_announced_once_and_the_cache_can_be_cleared(tmp_pat
     second = run_samcore("predict", "--backend", "onnx")
     assert second.returncode == 0 and "cache" not in second.stderr  # once: the cache is not empty now
 
-    exported = sorted(p.name for p in cache.iterdir() if p.suffix == ".onnx")
-    assert exported
+    exported = sorted(p.name for p in cache.iterdir() if p.suffix in (".onnx", ".sha256"))
+    assert any(name.endswith(".onnx") for name in exported)
+    assert any(name.endswith(".sha256") for name in exported)  # the weights file's remembered digest
     (cache / "notes.txt").write_text("not samcore's")
     info = run_samcore("cache", "info")
-    assert info.returncode == 0 and str(cache) in info.stdout and f"{len(exported)} exported files" in info.stdout
+    assert info.returncode == 0 and str(cache) in info.stdout and f"{len(exported)} cached files" in info.stdout
     assert all(name in info.stdout for name in exported)
     cleared = run_samcore("cache", "clear")
-    assert cleared.returncode == 0 and f"removed {len(exported)} exported files" in cleared.stdout
+    assert cleared.returncode == 0 and f"removed {len(exported)} cached files" in cleared.stdout
     assert sorted(p.name for p in cache.iterdir()) == ["notes.txt"]  # only exported files go
-    assert "0 exported files" in run_samcore("cache", "info").stdout
+    assert "0 cached files" in run_samcore("cache", "info").stdout
 
 
 def test_clear_cache_removes_kind_folders_it_empties(tmp_path: Path, monkeypatch) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 
 from samcore import Embedding, Encoder, Predictor
 from samcore.cli import main
+from samcore.cli.encode import progress_printer
 from samcore.random_weights import SMALL_MODELS
 
 PIL = pytest.importorskip("PIL")
@@ -47,13 +49,23 @@ def test_encode_writes_the_embedding(files, capsys, dtype: str) -> None:
     assert main(["encode", str(folder / "photo.png"), "-w", str(folder / "sam.safetensors"), "-o", str(out),
                  "--dtype", dtype, "--backend", "numpy"]) == 0
     captured = capsys.readouterr()
-    assert "block 2/2" in captured.err  # progress
+    assert "block 2/2" in captured.err and "block 1/2" not in captured.err  # not a terminal: the last line only
     embedding = Embedding.load(out)
     expected = Encoder.from_weights(folder / "sam.safetensors", backend="numpy").encode(picture)
     assert embedding.original_size == (37, 53) and embedding.input_size == expected.input_size
     assert embedding.model_id == expected.model_id != ""
     tolerance = 0 if dtype == "float32" else 1e-3 * np.abs(expected.features).max()
     np.testing.assert_allclose(embedding.features, expected.features, rtol=0, atol=tolerance)
+
+
+def test_progress_is_redrawn_in_a_terminal(monkeypatch, capsys) -> None:
+    """On a terminal every block redraws the line (carriage return), the last one ends it."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    on_block = progress_printer("encoding")
+    for done in (1, 2):
+        on_block(done, 2)
+    err = capsys.readouterr().err
+    assert err.startswith("\rencoding: block 1/2") and "\rencoding: block 2/2" in err and err.endswith("\n")
 
 
 def test_segment_writes_the_best_mask_and_an_overlay(files, capsys) -> None:

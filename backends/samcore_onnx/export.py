@@ -18,8 +18,8 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, default_grid, expected_shapes
-from samcore.weights import params_sha256
+from samcore.config import DecoderConfig, default_grid
+from samcore.weights import decoder_params, params_sha256
 
 if TYPE_CHECKING:
     import onnx
@@ -32,18 +32,6 @@ _SOURCES = ("samcore.spec", "samcore.fast", "samcore.graph", "samcore_onnx")
 def exporter_fingerprint() -> str:
     """Short sha256 of the spec's and the exporter's source: part of every cache key."""
     return source_fingerprint(*_SOURCES)
-
-
-def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
-    arrays = {}
-    for key, shape in expected_shapes(config).items():
-        if key not in params:
-            raise ValueError(f"params: expected key {key!r} for {config}, it is missing")
-        array = np.asarray(params[key], np.float32)
-        if array.shape != shape:
-            raise ValueError(f"params[{key!r}]: expected shape {list(shape)}, got {list(array.shape)}")
-        arrays[key] = array
-    return arrays
 
 
 def export_onnx(
@@ -80,7 +68,7 @@ def export_onnx(
     if return_single_mask and interface != "meta":
         raise ValueError("return_single_mask: only the 'meta' interface selects masks in the graph")
     grid = tuple(grid) if grid is not None else default_grid(config)
-    arrays = _checked_params(params, config)
+    arrays = decoder_params(params, config)
     if interface == "samcore":
         graph = samcore_graph(arrays, config, grid, opset, with_mask_input)
     else:
@@ -132,7 +120,7 @@ def export_fast_onnx(
     from samcore.graph.builders import fast_graphs
 
     grid = tuple(grid) if grid is not None else default_grid(config)
-    arrays = _checked_params(params, config)
+    arrays = decoder_params(params, config)
     image, decode = fast_graphs(arrays, config, grid, opset, with_mask_input, multimask_output)
     models = FastModels(
         image.model("samcore_image_features", samcore.__version__), decode.model("samcore_decode", samcore.__version__)

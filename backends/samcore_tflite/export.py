@@ -22,8 +22,8 @@ import numpy as np
 
 import samcore
 from samcore.cache import source_fingerprint
-from samcore.config import DecoderConfig, default_grid, expected_shapes
-from samcore.weights import params_sha256
+from samcore.config import DecoderConfig, default_grid
+from samcore.weights import decoder_params, params_sha256
 from samcore_tflite.ir import Graph
 
 #: The modules a .tflite file is made from: any edit to them changes ``exporter_fingerprint``.
@@ -43,17 +43,6 @@ def _checked_points(points: object) -> int:
     return int(points)
 
 
-def _checked_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
-    arrays = {}
-    for key, shape in expected_shapes(config).items():
-        if key not in params:
-            raise ValueError(f"params: expected key {key!r} for {config}, it is missing")
-        arrays[key] = np.asarray(params[key], np.float32)
-        if arrays[key].shape != shape:
-            raise ValueError(f"params[{key!r}]: expected shape {list(shape)}, got {list(arrays[key].shape)}")
-    return arrays
-
-
 def build_graph(
     params: Mapping[str, np.ndarray],
     config: DecoderConfig,
@@ -68,7 +57,7 @@ def build_graph(
     from samcore_tflite.rewrite import optimize
     from samcore_tflite.trace import static_graph
 
-    model = static_graph(_checked_params(params, config), config, tuple(grid), _checked_points(points),
+    model = static_graph(decoder_params(params, config), config, tuple(grid), _checked_points(points),
                          with_mask_input)
     return apply_quantization(optimize(lower(model)), quantize)
 
@@ -89,7 +78,7 @@ def build_fast_graphs(
     from samcore_tflite.rewrite import optimize
     from samcore_tflite.trace import static_fast_graphs
 
-    models = static_fast_graphs(_checked_params(params, config), config, tuple(grid), _checked_points(points),
+    models = static_fast_graphs(decoder_params(params, config), config, tuple(grid), _checked_points(points),
                                 with_mask_input, multimask_output)
     image, prompt = (apply_quantization(optimize(lower(model)), quantize) for model in models)
     return image, prompt

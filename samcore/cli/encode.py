@@ -11,10 +11,14 @@ from samcore.image_io import read_image
 
 
 def progress_printer(label: str):
-    """A per-block callback printing ``label: block i/n`` on one stderr line (slow CPU encodes)."""
+    """A per-block callback printing ``label: block i/n`` on one stderr line (slow CPU encodes),
+    redrawn after each block in a terminal; to a file or pipe, only the last block's line."""
     start = time.perf_counter()
+    redraw = sys.stderr.isatty()
 
     def on_block(done: int, total: int) -> None:
+        if done != total and not redraw:
+            return
         elapsed = time.perf_counter() - start
         end = "\n" if done == total else ""
         print(f"\r{label}: block {done}/{total}, {elapsed:.1f} s", end=end, file=sys.stderr, flush=True)

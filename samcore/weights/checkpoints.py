@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from importlib import resources
@@ -14,6 +13,7 @@ import numpy as np
 from samcore.config import IMAGE_ENCODER, DecoderConfig, EncoderConfig, expected_shapes, infer_config
 from samcore.errors import SamcoreError, WeightsError
 from samcore.weights.encoder_weights import validate_encoder
+from samcore.weights.file_hash import sha256_file
 from samcore.weights.pth_reader import read_pth
 from samcore.weights.safetensors_io import DECODER_PREFIXES, read_header, safetensors_dtype, save_tensors, validate
 
@@ -50,15 +50,6 @@ def default_weights_path() -> Path:
 def random_decoder_path() -> Path:
     """The bundled decoder with seeded random weights in ViT-B's layout, for tests and benchmarks."""
     return bundled_path(load_manifest()["random_decoder"])
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def identify_model(shapes: dict[str, tuple[int, ...]]) -> str | None:

@@ -90,6 +90,15 @@ def validate(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str], c
     check_part(shapes, dtypes, expected_shapes(config), DECODER_PREFIXES, "decoder")
 
 
+def decoder_params(params: Mapping[str, np.ndarray], config: DecoderConfig) -> dict[str, np.ndarray]:
+    """Validate the decoder part of a parameter mapping against ``config`` (other parts'
+    keys are ignored): official key -> float32 array, else a WeightsError naming every
+    missing, unexpected or mis-shaped key."""
+    arrays = {k: np.asarray(v) for k, v in params.items() if k.startswith(DECODER_PREFIXES)}
+    validate({k: a.shape for k, a in arrays.items()}, {k: safetensors_dtype(a) for k, a in arrays.items()}, config)
+    return {k: arrays[k].astype(np.float32, copy=False) for k in expected_shapes(config)}
+
+
 def load_decoder_params(
     path: str | os.PathLike, config: DecoderConfig | None = None
 ) -> tuple[dict[str, np.ndarray], DecoderConfig]:
