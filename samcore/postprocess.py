@@ -39,7 +39,11 @@ def _checked(
     logits = np.asarray(low_res_logits, np.float32)
     if logits.ndim < 2 or 0 in logits.shape[-2:]:
         raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
-    return logits, original_size, frame_size, preprocess_shape(original_size, max(frame_size))
+    input_size = preprocess_shape(original_size, max(frame_size))
+    if 0 in input_size:
+        raise InputError(f"original_size: expected an aspect ratio the {max(frame_size)}-pixel frame can hold (both "
+                         f"sides >= 1 pixel once the long side is {max(frame_size)}), got {original_size!r}")
+    return logits, original_size, frame_size, input_size
 
 
 def postprocess_masks(

@@ -102,7 +102,8 @@ def binary_masks_fast(
     used = row_bands[-1].low_stop  # the image's last row reads the last low-res row it needs
     wide = np.empty((len(flat), used, width), np.float32)  # the used low-res rows, resized along x
     for band in column_bands:
-        np.matmul(flat[:, :used, band.low_start : band.low_stop], band.weights.T, out=wide[:, :, band.start : band.stop])
+        columns = flat[:, :used, band.low_start : band.low_stop]
+        np.matmul(columns, band.weights.T, out=wide[:, :, band.start : band.stop])
     masks = np.empty((len(flat), height, width), bool)
     group = max(1, STRIP_BYTES // (4 * row_strip * width))
     strip = np.empty((min(group, len(flat)), row_strip, width), np.float32)
