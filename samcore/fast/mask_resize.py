@@ -28,7 +28,7 @@ import numpy as np
 from samcore.spec.ops import linear_taps
 
 #: Output rows per strip of the second product (the strip's floats stay in cache).
-ROW_STRIP = 32
+ROW_STRIP = 16
 #: Output columns per band of the first product.
 COLUMN_BLOCK = 128
 #: Bytes of float32 strips computed at once (masks are taken in groups that fit).
