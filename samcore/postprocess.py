@@ -80,7 +80,8 @@ def binary_masks(
     where that logit lies within float32 rounding of the threshold.
     """
     logits, original_size, frame_size, input_size = _checked(low_res_logits, original_size, frame_size)
-    return binary_masks_fast(logits, original_size, frame_size, input_size, threshold)
+    kept = (min(input_size[0], frame_size[0]), min(input_size[1], frame_size[1]))  # the spec's crop of the frame
+    return binary_masks_fast(logits, original_size, frame_size, kept, threshold)
 
 
 def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_offset: float = 1.0) -> np.ndarray:

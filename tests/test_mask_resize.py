@@ -63,6 +63,17 @@ def test_odd_sizes_match_the_spec(original) -> None:
     _assert_matches_spec(logits, original, 1024, 0.0)
 
 
+@pytest.mark.parametrize("original", [(300, 200), (200, 300), (90, 91)])
+def test_a_non_square_frame_matches_the_spec(original) -> None:
+    """A non-square embedding grid gives a non-square frame; the image may fill more rows than it has."""
+    logits = (np.random.default_rng(7).standard_normal((1, 2, 32, 24)) * 4).astype(np.float32)
+    spec = postprocess_masks(logits, original, (128, 96))
+    ours = binary_masks(logits, original, (128, 96))
+    assert ours.shape == spec.shape == (1, 2, *original)
+    differ = ours != (spec > 0)
+    assert not (differ & (np.abs(spec) > _rounding_margin(logits, 0.0))).any()
+
+
 def _adversarial(kind: str, rng: np.random.Generator) -> np.ndarray:
     """Logits [2, 1, 64, 64] built to sit on or jump across the threshold 0."""
     y, x = np.mgrid[0:64, 0:64]
