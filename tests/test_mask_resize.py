@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from samcore import DecoderOutput, binary_masks, postprocess_masks, preprocess_shape
 from samcore.errors import InputError
+from samcore.fast import mask_resize
 from samcore.fast.mask_resize import axis_matrix, bands, binary_masks_fast
 from samcore.postprocess import resize_bilinear
 
@@ -124,13 +125,16 @@ def test_each_axis_is_the_spec_resize_as_one_banded_matrix(low, frame, kept, out
         np.testing.assert_array_equal(rebuilt, matrix)
 
 
-def test_band_sizes_do_not_change_the_masks() -> None:
+def test_band_sizes_and_mask_groups_do_not_change_the_masks(monkeypatch) -> None:
     logits = (np.random.default_rng(5).standard_normal((4, 3, 64, 64)) * 3).astype(np.float32)
     kept = preprocess_shape((333, 500), 256)
     first = binary_masks_fast(logits, (333, 500), (256, 256), kept)
     for row_strip, column_block in [(1, 1), (7, 300), (512, 13)]:
         again = binary_masks_fast(logits, (333, 500), (256, 256), kept, 0.0, row_strip, column_block)
         assert (again != first).mean() < 1e-4
+    for strip_bytes in (1, 5 * 4 * 16 * 500):  # one mask at a time; 5 at a time (the last group of 2)
+        monkeypatch.setattr(mask_resize, "STRIP_BYTES", strip_bytes)
+        np.testing.assert_array_equal(binary_masks_fast(logits, (333, 500), (256, 256), kept), first)
 
 
 def test_decoder_output_masks_are_the_fast_masks() -> None:

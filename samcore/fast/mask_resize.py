@@ -9,9 +9,10 @@ on consecutive low-res pixels (two adjacent frame pixels, each between two low-r
 so a block of consecutive outputs reads a narrow band of low-res pixels (``bands``): each
 product runs as small GEMMs of depth ~ block * low / out + 3 instead of ``low``.
 
-Order: columns first, on the low-res rows the image uses ([N, used, W], a few percent of
-the output), then strips of output rows, each thresholded while in cache. Neither the
-frame [N, 1024, 1024] nor the float masks [N, H, W] are materialised.
+Order, a few masks at a time: columns first, on the low-res rows the image uses ([used, W]
+per mask, a few percent of the output), then strips of output rows, each thresholded
+while in cache. Neither the frame [N, 1024, 1024] nor the float masks [N, H, W] are
+materialised.
 
 Only float32 rounding differs from the spec (weights composed in float64, products summed
 in another order): a pixel can differ only where the spec's logit lies within rounding
@@ -100,17 +101,18 @@ def binary_masks_fast(
     row_bands = bands(low_h, frame_size[0], kept_size[0], height, row_strip)
     column_bands = bands(low_w, frame_size[1], kept_size[1], width, column_block)
     used = row_bands[-1].low_stop  # the image's last row reads the last low-res row it needs
-    wide = np.empty((len(flat), used, width), np.float32)  # the used low-res rows, resized along x
-    for band in column_bands:
-        columns = flat[:, :used, band.low_start : band.low_stop]
-        np.matmul(columns, band.weights.T, out=wide[:, :, band.start : band.stop])
     masks = np.empty((len(flat), height, width), bool)
-    group = max(1, STRIP_BYTES // (4 * row_strip * width))
-    strip = np.empty((min(group, len(flat)), row_strip, width), np.float32)
+    group = max(1, STRIP_BYTES // (4 * row_strip * width))  # masks at once, so a strip of rows stays in cache
+    wide = np.empty((min(group, len(flat)), used, width), np.float32)  # the used low-res rows, resized along x
+    strip = np.empty((len(wide), row_strip, width), np.float32)
     for first in range(0, len(flat), group):
         part = slice(first, min(first + group, len(flat)))
+        count = part.stop - first
+        for band in column_bands:
+            columns = flat[part, :used, band.low_start : band.low_stop]
+            np.matmul(columns, band.weights.T, out=wide[:count, :, band.start : band.stop])
         for band in row_bands:
-            rows = strip[: part.stop - first, : band.stop - band.start]
-            np.matmul(band.weights, wide[part, band.low_start : band.low_stop], out=rows)
+            rows = strip[:count, : band.stop - band.start]
+            np.matmul(band.weights, wide[:count, band.low_start : band.low_stop], out=rows)
             np.greater(rows, threshold, out=masks[part, band.start : band.stop])
     return masks.reshape(*lead, height, width)
