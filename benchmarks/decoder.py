@@ -126,8 +126,10 @@ def _samcore_runners(params, config, embedding, only=None) -> dict[str, tuple[Ca
     return runners
 
 
-def _official_runners(params, config, threads: int, embedding) -> dict[str, tuple[Callable, None]]:
-    """name -> (run(coords, labels), None) for Meta's torch modules and ONNX export."""
+def _official_runners(params, config, threads: int, embedding, original_size=None,
+                      single_mask: bool = False) -> dict[str, tuple[Callable, None]]:
+    """name -> (run(coords, labels), None) for Meta's torch modules and ONNX export (with
+    ``original_size``: its ONNX export alone, resize included, ``official_onnx_runner``'s)."""
     try:
         import torch
         from official_runners import official_onnx_runner, official_torch_runner
@@ -142,6 +144,8 @@ def _official_runners(params, config, threads: int, embedding) -> dict[str, tupl
     def bind(runner):
         return lambda c, l: runner(embedding, *_with_padding(c, l)), None  # noqa: E741
 
+    if original_size is not None:
+        return {OFFICIAL_ONNX: bind(official_onnx_runner(sam, threads, original_size, single_mask))}
     return {"official torch modules": bind(official_torch_runner(sam)), OFFICIAL_ONNX: bind(
         official_onnx_runner(sam, threads))}
 

@@ -26,17 +26,28 @@ def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
     return run
 
 
-def official_onnx_runner(sam, threads: int) -> Callable[[np.ndarray, np.ndarray, np.ndarray], None]:
+def official_onnx_runner(
+    sam, threads: int, original_size: tuple[int, int] | None = None, single_mask: bool = False
+) -> Callable[[np.ndarray, np.ndarray, np.ndarray], list[np.ndarray]]:
     """Meta's SamOnnxModel exported as Meta's script does (legacy exporter, opset 17,
-    dynamic number of points, 3 masks), without its resize to the original image size,
-    run in onnxruntime on the CPU. One prompt per call, as the export takes."""
+    dynamic number of points), run in onnxruntime on the CPU, one prompt per call, as the
+    export takes. Without ``original_size``: 3 masks, its resize to the original image size
+    left out (the decoder alone). With it: the whole export, resize included, as
+    scripts/export_onnx_model.py writes it (default: ``return_single_mask=False``, 4 masks
+    at the image size; ``single_mask``: its --return-single-mask, the best one), the masks
+    thresholded at 0 in NumPy as an app does."""
     import onnxruntime
 
     class DecoderOnly(onnx_utils.SamOnnxModel):
         def mask_postprocessing(self, masks, orig_im_size):
             return masks
 
-    model = DecoderOnly(sam, return_single_mask=False)
+    if original_size is None:
+        model = DecoderOnly(sam, return_single_mask=False)
+    else:
+        model = onnx_utils.SamOnnxModel(sam, return_single_mask=single_mask)
+    # PyPI's SamOnnxModel bakes the traced orig_im_size into its crop: trace at the size it runs at
+    size = np.array(original_size or (1500, 2250), np.float32)
     c, grid = sam.prompt_encoder.embed_dim, sam.prompt_encoder.image_embedding_size[0]
     inputs = {
         "image_embeddings": torch.randn(1, c, grid, grid),
@@ -44,7 +55,7 @@ def official_onnx_runner(sam, threads: int) -> Callable[[np.ndarray, np.ndarray,
         "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
         "mask_input": torch.randn(1, 1, 4 * grid, 4 * grid),
         "has_mask_input": torch.tensor([1.0]),
-        "orig_im_size": torch.tensor([1500.0, 2250.0]),
+        "orig_im_size": torch.from_numpy(size),
     }
     buffer = io.BytesIO()
     torch.onnx.export(
@@ -56,16 +67,19 @@ def official_onnx_runner(sam, threads: int) -> Callable[[np.ndarray, np.ndarray,
     options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
     grid_mask = np.zeros((1, 1, 4 * grid, 4 * grid), np.float32)
-    fixed = {"mask_input": grid_mask, "has_mask_input": np.zeros(1, np.float32)}
-    used = {i.name for i in session.get_inputs()}  # the exporter drops the unused orig_im_size
+    fixed = {"mask_input": grid_mask, "has_mask_input": np.zeros(1, np.float32), "orig_im_size": size}
+    used = {i.name for i in session.get_inputs()}  # the decoder alone drops the unused orig_im_size
 
     def run(embedding, coords, labels):
+        shown = []
         for i in range(coords.shape[0]):
             feed = fixed | {
                 "image_embeddings": embedding,
                 "point_coords": coords[i : i + 1],
                 "point_labels": labels[i : i + 1].astype(np.float32),
             }
-            session.run(None, {k: v for k, v in feed.items() if k in used})
+            masks = session.run(None, {k: v for k, v in feed.items() if k in used})[0]
+            shown.append(masks if original_size is None else masks > 0)  # at the image's size: what an app shows
+        return shown
 
     return run

@@ -16,7 +16,7 @@ from samcore.embedding import Embedding
 from samcore.encoder import Encoder
 from samcore.errors import SamcoreError
 from samcore.everything import MaskGenerator
-from samcore.postprocess import postprocess_masks, stability_score
+from samcore.postprocess import binary_masks, postprocess_masks, stability_score
 from samcore.predictor import Predictor
 from samcore.transforms import apply_boxes, apply_coords, preprocess_shape
 
@@ -36,6 +36,7 @@ __all__ = [
     "SamcoreError",
     "apply_boxes",
     "apply_coords",
+    "binary_masks",
     "postprocess_masks",
     "preprocess_shape",
     "stability_score",

@@ -13,7 +13,7 @@ from samcore.backend import decode_in_steps
 from samcore.config import DecoderConfig, expected_shapes, infer_config
 from samcore.errors import InputError
 from samcore.inputs import check_embedding, check_prompts
-from samcore.postprocess import postprocess_masks
+from samcore.postprocess import binary_masks
 from samcore.registry import resolve
 from samcore.weights import default_weights_path, load_decoder_params, safetensors_dtype, validate
 
@@ -31,8 +31,9 @@ class DecoderOutput:
     frame_size: tuple[int, int]  # (H, W) of the encoder's input frame, pixels
 
     def masks(self, original_size: tuple[int, int], threshold: float = 0.0) -> np.ndarray:
-        """Binary masks bool [B, M, H, W] at the original image size (H, W)."""
-        return postprocess_masks(self.low_res_logits, original_size, self.frame_size) > threshold
+        """Binary masks bool [B, M, H, W] at the original image size (H, W): logits > ``threshold``
+        after ``postprocess_masks``'s resize (computed as ``samcore.postprocess.binary_masks``)."""
+        return binary_masks(self.low_res_logits, original_size, self.frame_size, threshold)
 
 
 class Decoder:

@@ -1,6 +1,8 @@
 """Decoder outputs to what an application shows: resized masks and stability scores.
 
 Exact to Meta's ``Sam.postprocess_masks`` and ``utils.amg.calculate_stability_score``.
+``postprocess_masks`` is the readable spec; ``binary_masks`` computes its thresholded
+result fast (``samcore.fast.mask_resize``), held to it by tests/test_mask_resize.py.
 """
 
 from __future__ import annotations
@@ -8,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from samcore.errors import InputError
+from samcore.fast.mask_resize import binary_masks_fast
 from samcore.inputs import check_image_size
 from samcore.spec.ops import linear_taps
 from samcore.transforms import preprocess_shape
@@ -27,6 +30,22 @@ def resize_bilinear(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return _resize_with_taps(x, linear_taps(x.shape[-2], size[0]), linear_taps(x.shape[-1], size[1]))
 
 
+def _checked(
+    low_res_logits: np.ndarray, original_size: tuple[int, int], frame_size: tuple[int, int]
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Checked float32 logits, original size, frame size, and the part of the frame the image fills."""
+    original_size = check_image_size("original_size", original_size)
+    frame_size = check_image_size("frame_size", frame_size)
+    logits = np.asarray(low_res_logits, np.float32)
+    if logits.ndim < 2 or 0 in logits.shape[-2:]:
+        raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
+    input_size = preprocess_shape(original_size, max(frame_size))
+    if 0 in input_size:
+        raise InputError(f"original_size: expected an aspect ratio the {max(frame_size)}-pixel frame can hold (both "
+                         f"sides >= 1 pixel once the long side is {max(frame_size)}), got {original_size!r}")
+    return logits, original_size, frame_size, input_size
+
+
 def postprocess_masks(
     low_res_logits: np.ndarray,
     original_size: tuple[int, int],
@@ -39,18 +58,30 @@ def postprocess_masks(
     Threshold the result at 0 for binary masks. The padding's rows and columns are
     never computed (each kept pixel is computed as the full frame would have it).
     """
-    original_size = check_image_size("original_size", original_size)
-    frame_size = check_image_size("frame_size", frame_size)
-    logits = np.asarray(low_res_logits, np.float32)
-    if logits.ndim < 2 or 0 in logits.shape[-2:]:
-        raise InputError(f"low_res_logits: expected [..., 4h, 4w] with h, w >= 1, got shape {list(logits.shape)}")
-    input_h, input_w = preprocess_shape(original_size, max(frame_size))
+    logits, original_size, frame_size, (input_h, input_w) = _checked(low_res_logits, original_size, frame_size)
     rows = tuple(t[:input_h] for t in linear_taps(logits.shape[-2], frame_size[0]))
     cols = tuple(t[:input_w] for t in linear_taps(logits.shape[-1], frame_size[1]))
     framed = _resize_with_taps(logits, rows, cols)
     if (input_h, input_w) == tuple(original_size):
         return framed  # a same-size bilinear resize is the identity (weights 1 and 0)
     return resize_bilinear(framed, original_size)
+
+
+def binary_masks(
+    low_res_logits: np.ndarray,
+    original_size: tuple[int, int],
+    frame_size: tuple[int, int] = (1024, 1024),
+    threshold: float = 0.0,
+) -> np.ndarray:
+    """Mask logits [..., 4h, 4w] -> binary masks bool [..., H, W] at the original image size (H, W).
+
+    ``postprocess_masks(low_res_logits, original_size, frame_size) > threshold``, computed
+    without the frame or the float masks (``samcore.fast.mask_resize``): equal to it except
+    where that logit lies within float32 rounding of the threshold.
+    """
+    logits, original_size, frame_size, input_size = _checked(low_res_logits, original_size, frame_size)
+    kept = (min(input_size[0], frame_size[0]), min(input_size[1], frame_size[1]))  # the spec's crop of the frame
+    return binary_masks_fast(logits, original_size, frame_size, kept, threshold)
 
 
 def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_offset: float = 1.0) -> np.ndarray:

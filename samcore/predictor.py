@@ -173,8 +173,11 @@ class Predictor:
         if boxes is not None:
             boxes = apply_boxes(_shaped("boxes", boxes, 2, "[B, 4]"), embedding.original_size, long_side)
         out = self.decoder.predict(None, point_coords, point_labels, boxes, mask_input, multimask_output)
-        masks = postprocess_masks(out.low_res_logits, embedding.original_size, out.frame_size)
-        return (masks if return_logits else masks > MASK_THRESHOLD), out.iou_predictions, out.low_res_logits
+        if return_logits:
+            masks = postprocess_masks(out.low_res_logits, embedding.original_size, out.frame_size)
+        else:
+            masks = out.masks(embedding.original_size, MASK_THRESHOLD)
+        return masks, out.iou_predictions, out.low_res_logits
 
 
 def _shaped(name: str, value: Any, ndim: int, expected: str) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from samcore import apply_boxes, apply_coords, postprocess_masks, preprocess_shape
+from samcore import apply_boxes, apply_coords, binary_masks, postprocess_masks, preprocess_shape
 from samcore.decoder import DecoderOutput
 from samcore.errors import InputError, InputTypeError, SamcoreError
 
@@ -106,6 +106,7 @@ SIZE_CALLS = {
     "apply_coords": lambda size: apply_coords(np.ones((1, 2)), size),
     "apply_boxes": lambda size: apply_boxes(np.ones((1, 4)), size),
     "postprocess_masks": lambda size: postprocess_masks(np.zeros((1, 1, 8, 8), np.float32), size),
+    "binary_masks": lambda size: binary_masks(np.zeros((1, 1, 8, 8), np.float32), size),
     "preprocess_shape": lambda size: preprocess_shape(size),
 }
 

@@ -28,7 +28,9 @@ differs, and the conformance kit holds this to the spec's float32 tolerance.
 Shapes: B prompts, N tokens, HW image tokens, C channels, heads of width d.
 
 Modules, one concept each: ``ops`` (LayerNorm with its statistics, GELU in place),
-``attention``, ``upscaling``, ``features`` (the per-image work), ``transformer``, ``decode``.
+``attention``, ``upscaling``, ``features`` (the per-image work), ``transformer``, ``decode``;
+and after the decoder, ``mask_resize``: ``postprocess_masks(...) > t`` without the frame
+(each axis's two resizes as one banded matrix), behind ``samcore.binary_masks``.
 """
 
 from samcore.fast.attention import FILLER_SCORE, ImageUpdate, filler_bias
