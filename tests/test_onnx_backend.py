@@ -23,6 +23,7 @@ from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
 from samcore.conformance import checks  # noqa: E402
 from samcore.conformance.strategies import CONFIGS, CaseRecipe  # noqa: E402
 from samcore.graph.emitters import ONNXRUNTIME  # noqa: E402
+from samcore.graph.emitters import onnxruntime as ort_emitters  # noqa: E402
 from samcore.graph.tracer import Graph  # noqa: E402
 from samcore.inputs import check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
@@ -199,8 +200,11 @@ def test_set_image_runs_the_per_image_graph_once(cache_folder, tiny_params) -> N
     assert dec.backend.image_runs == 3  # set_image's features are kept
 
 
-def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
-    """All tokens at once in the graph vs the spec's cache-sized chunks (several here)."""
+@pytest.mark.parametrize("chunk", [100, ort_emitters.UPSCALE_CHUNK])
+def test_mask_logits_emitter_equals_spec(tiny_params, monkeypatch, chunk) -> None:
+    """The graph's chunks (100 tokens: 100, 100, 40; the default: all 240 at once) vs the
+    spec's cache-sized chunks (two here)."""
+    monkeypatch.setattr(ort_emitters, "UPSCALE_CHUNK", chunk)
     grid = (12, 20)  # 240 tokens: two chunks of the NumPy formulation
     rng = np.random.default_rng(9)
     c8 = TINY.embed_dim // 8
@@ -210,7 +214,9 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
     traced = [graph.input("image", np.float32, ("B", image.shape[1], TINY.embed_dim)),
               graph.input("hyper", np.float32, ("B", "M", c8))]
     graph.output(fast.mask_logits(tiny_params, *traced, grid), "masks")
-    (ours,) = _session(graph.model("mask_logits", "test")).run(None, {"image": image, "hyper": hyper})
+    model = graph.model("mask_logits", "test")
+    assert [len(n.output) for n in model.graph.node if n.op_type == "Split"] == [-(-240 // chunk)]
+    (ours,) = _session(model).run(None, {"image": image, "hyper": hyper})
     want = fast.mask_logits(tiny_params, image, hyper, grid)
     assert ours.shape == want.shape == (3, 2, 4 * grid[0], 4 * grid[1])
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
