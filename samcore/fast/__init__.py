@@ -38,9 +38,11 @@ from samcore.fast.upscaling import (
     UpscalingGemms,
     mask_logits,
     pixels_to_masks,
+    upscale_factors,
     upscale_input,
     upscale_weight_chain,
     upscaled_features,
+    upscaled_logits,
     upscaled_mask_logits,
     upscaling_gemms,
 )
@@ -55,9 +57,11 @@ __all__ = [
     "image_features",
     "mask_logits",
     "pixels_to_masks",
+    "upscale_factors",
     "upscale_input",
     "upscale_weight_chain",
     "upscaled_features",
+    "upscaled_logits",
     "upscaled_mask_logits",
     "upscaling_gemms",
 ]

@@ -10,7 +10,7 @@ from samcore.config import MASK_DECODER, DecoderConfig
 from samcore.fast.attention import filler_bias
 from samcore.fast.features import ImageFeatures, image_side
 from samcore.fast.transformer import transformer
-from samcore.fast.upscaling import mask_logits, upscale_input
+from samcore.fast.upscaling import upscaled_logits
 from samcore.spec.mask_decoder import mlp, output_tokens
 from samcore.spec.prompt_encoder import embed_mask, embed_points
 
@@ -55,6 +55,6 @@ def decode_fast(
     hs, _, updates = transformer(params, features, image, block0, tokens, config, key_bias, wanted)
     hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + k]) for k, i in enumerate(chosen)],
                      axis=1)
-    logits = mask_logits(params, upscale_input(params, config, base, updates), hyper, (h, w))
+    logits = upscaled_logits(params, config, base, updates, hyper, (h, w))
     iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
     return logits, iou

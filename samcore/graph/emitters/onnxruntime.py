@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from samcore import fast
+from samcore.config import DecoderConfig
 from samcore.fast import ops as fast_ops
 from samcore.graph.emitters.common import COMMON, logits_to_masks
 from samcore.graph.tracer import Traced
@@ -81,27 +82,32 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: Traced, num_heads: 
     return image_encoder.dense_layer(params, f"{key}.proj", out)
 
 
-#: Image tokens per step of the per-prompt upscaling (``mask_logits``): a step's features
-#: (2 MB after the second GEMM) stay in a core's cache from the GEMM through GELU to the
-#: product with the hypernetwork weights; all 4096 tokens at once go through memory
-#: (docs/benchmarks.md, "Measured choices").
+#: Image tokens per step of the per-prompt upscaling (``upscaled_logits``): a step's
+#: first-GEMM output and features (2 MB after the second GEMM) stay in a core's cache from
+#: the thin product that makes them, through GELU, to the product with the hypernetwork
+#: weights; all 4096 tokens at once go through memory (docs/benchmarks.md, "Measured choices").
 UPSCALE_CHUNK = 512
 
 
-def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, grid: tuple[int, int]) -> Traced:
-    """The common ``mask_logits`` with the upscaling made ``UPSCALE_CHUNK`` image tokens at a
-    time: one Split of the first GEMM's output [B, hw, 4 C/4] (tokens axis), each chunk's
-    features and product with ``hyper`` [B, M, C/8], the chunks' logits concatenated in token
-    order -> mask logits [B, M, 4h, 4w]."""
-    g, hw = image.graph, image.shape[1]
-    sizes = [min(UPSCALE_CHUNK, hw - start) for start in range(0, hw, UPSCALE_CHUNK)]
-    names = g.node("Split", [image.name, g.const(sizes, np.int64)], n_outputs=len(sizes), axis=1)
+def upscaled_logits(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    base: Traced,
+    updates: list[fast.ImageUpdate],
+    hyper: Traced,
+    grid: tuple[int, int],
+) -> Traced:
+    """``samcore.fast.upscaled_logits`` ``UPSCALE_CHUNK`` image tokens at a time: each chunk's
+    slice of s * base + L^T R (``upscale_factors``), its features and product with ``hyper``
+    [B, M, C/8]; the chunks' logits concatenated in token order, then ``mask_logits``' pixel
+    shuffle -> [B, M, 4h, 4w]."""
+    scale, left, right = fast.upscale_factors(params, config, updates)
     gemms = fast.upscaling_gemms(params)
-    logits = [
-        hyper @ fast.upscaled_features(gemms, Traced(g, name, image.dtype, (image._shape[0], n, image._shape[2])))
-        .transpose(0, 2, 1)
-        for name, n in zip(names, sizes, strict=True)
-    ]  # [B, M, 16 n] each
+    hw, logits = base.shape[1], []
+    for start in range(0, hw, UPSCALE_CHUNK):
+        part = slice(start, min(start + UPSCALE_CHUNK, hw))
+        x = scale[:, part] * base[:, part] + left[:, :, part].transpose(0, 2, 1) @ right  # [B, n, 4 C/4]
+        logits.append(hyper @ fast.upscaled_features(gemms, x).transpose(0, 2, 1))  # [B, M, 16 n]
     return logits_to_masks(np.concatenate(logits, axis=-1), hyper, grid)
 
 
@@ -113,5 +119,5 @@ ONNXRUNTIME: Mapping[Callable[..., Any], Callable[..., Any]] = {
     fast_ops.gelu: gelu,
     ops.layer_norm_2d: layer_norm_2d,
     image_encoder.attention: attention,
-    fast.mask_logits: mask_logits,
+    fast.upscaled_logits: upscaled_logits,
 }
