@@ -1,7 +1,8 @@
 """ONNX Runtime's emitter set: the common emitters, plus the forms ONNX Runtime runs best:
 Erf and the exact-GELU pattern it fuses into one Gelu kernel (opset 17 has no Gelu), and
-LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower), and
-the image encoder's global attention in query chunks (bounded memory for the scores)."""
+LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower), the
+image encoder's global attention in query chunks (bounded memory for the scores), and the
+decoder's upscaling in chunks of image tokens (each chunk's passes stay in cache)."""
 
 from __future__ import annotations
 
