@@ -48,8 +48,9 @@ def decoder_gflop(config: DecoderConfig, grid: int, tokens: int, masks: int) -> 
     attention against the image tokens and the upscaling GEMMs)."""
     hw, c, heads = grid * grid, config.embed_dim, config.num_heads
     cross = c // config.attention_downsample_rate
-    image_attention = (config.depth - 1) * 4 + 2  # reassociated products against X: blocks >= 1, final
+    image_attention = (config.depth - 1) * 4  # reassociated products against X in blocks >= 1
     macs = image_attention * heads * tokens * c * hw  # (q Wk)(X+PE)^T, A X, (k Wq)(X+PE)^T, A^T U
+    macs += 2 * heads * (1 + masks) * c * hw  # the final attention: the IoU token and the masks' tokens
     macs += 3 * tokens * cross * hw + hw * heads * tokens * c  # block 0 from cached projections
     macs += hw * config.depth * (heads * tokens + 3) * c  # upscale_input's thin product
     macs += 4 * hw * (c // 4) * (c // 2) + 16 * hw * (c // 8) * masks  # second upscaling GEMM, masks

@@ -23,6 +23,7 @@ from samcore.backend import FLOAT32_TOLERANCE  # noqa: E402
 from samcore.conformance import checks  # noqa: E402
 from samcore.conformance.strategies import CONFIGS, CaseRecipe  # noqa: E402
 from samcore.graph.emitters import ONNXRUNTIME  # noqa: E402
+from samcore.graph.emitters import onnxruntime as ort_emitters  # noqa: E402
 from samcore.graph.tracer import Graph  # noqa: E402
 from samcore.inputs import check_prompts  # noqa: E402
 from samcore.postprocess import postprocess_masks  # noqa: E402
@@ -214,6 +215,39 @@ def test_mask_logits_emitter_equals_spec(tiny_params) -> None:
     want = fast.mask_logits(tiny_params, image, hyper, grid)
     assert ours.shape == want.shape == (3, 2, 4 * grid[0], 4 * grid[1])
     np.testing.assert_allclose(ours, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("chunk", [100, ort_emitters.UPSCALE_CHUNK])
+def test_upscaled_logits_emitter_equals_spec(tiny_params, monkeypatch, chunk) -> None:
+    """ONNX Runtime's chunks (100 tokens: 100, 100, 40; the default: all 240 at once) vs the
+    NumPy formulation, on random per-layer image updates and a per-image base."""
+    monkeypatch.setattr(ort_emitters, "UPSCALE_CHUNK", chunk)
+    grid, batch, rows, c = (12, 20), 3, 2 * TINY.num_heads, TINY.embed_dim
+    hw = grid[0] * grid[1]
+    rng = np.random.default_rng(10)
+    feed = {"base": rng.standard_normal((1, hw, c)).astype(np.float32),
+            "hyper": rng.standard_normal((batch, 2, c // 8)).astype(np.float32)}
+    for i in range(TINY.depth):
+        feed |= {f"weights{i}": rng.random((batch, rows, hw)).astype(np.float32),
+                 f"u{i}": rng.standard_normal((batch, rows, c)).astype(np.float32),
+                 f"mean{i}": rng.standard_normal((batch, hw, 1)).astype(np.float32),
+                 f"inv_std{i}": (0.5 + rng.random((batch, hw, 1))).astype(np.float32)}
+    graph = Graph(17, ONNXRUNTIME)
+    traced = {name: graph.input(name, np.float32, ("B", *value.shape[1:]) if name != "base" else value.shape)
+              for name, value in feed.items()}
+
+    def updates(values):
+        return [fast.ImageUpdate(*(values[f"{k}{i}"] for k in ("weights", "u", "mean", "inv_std")))
+                for i in range(TINY.depth)]
+
+    logits = fast.upscaled_logits(tiny_params, TINY, traced["base"], updates(traced), traced["hyper"], grid)
+    graph.output(logits, "masks")
+    model = graph.model("upscaled_logits", "test")
+    assert [n.op_type for n in model.graph.node].count("Erf") == 2 * -(-hw // chunk)  # two GELUs a chunk
+    (ours,) = _session(model).run(None, feed)
+    want = fast.upscaled_logits(tiny_params, TINY, feed["base"], updates(feed), feed["hyper"], grid)
+    assert ours.shape == want.shape == (batch, 2, 4 * grid[0], 4 * grid[1])
+    np.testing.assert_allclose(ours, want, rtol=1e-5, atol=2e-5)
 
 
 @pytest.mark.parametrize("key", [(slice(None), [1, 2]), (slice(None), [2, 0]), (Ellipsis, [0, 3, 1]), ([1, 0],),

@@ -19,7 +19,8 @@ differs, and the conformance kit holds this to the spec's float32 tolerance.
    after the first GEMM are made and consumed a cache-sized chunk of image tokens at
    a time. The first GEMM itself is rebuilt from ``upscale_base`` and one thin product
    (``upscale_input``): LayerNorm acts per token, so it commutes with the weight.
-4. Only the returned masks are computed (their hypernetwork MLPs and mask products).
+4. Only the returned masks are computed (their hypernetwork MLPs and mask products),
+   and the final token->image attention only for the tokens read after it.
 5. Filler tokens. A graph of static shape takes N prompt tokens; a ``token_mask`` [B, N]
    (1 a real token, 0 a filler) gives fillers a score of -1e30 wherever they are keys
    (token self-attention, image->token attention), so their softmax weight is exactly 0
@@ -40,9 +41,11 @@ from samcore.fast.upscaling import (
     UpscalingGemms,
     mask_logits,
     pixels_to_masks,
+    upscale_factors,
     upscale_input,
     upscale_weight_chain,
     upscaled_features,
+    upscaled_logits,
     upscaled_mask_logits,
     upscaling_gemms,
 )
@@ -57,9 +60,11 @@ __all__ = [
     "image_features",
     "mask_logits",
     "pixels_to_masks",
+    "upscale_factors",
     "upscale_input",
     "upscale_weight_chain",
     "upscaled_features",
+    "upscaled_logits",
     "upscaled_mask_logits",
     "upscaling_gemms",
 ]

@@ -10,7 +10,7 @@ from samcore.config import MASK_DECODER, DecoderConfig
 from samcore.fast.attention import filler_bias
 from samcore.fast.features import ImageFeatures, image_side
 from samcore.fast.transformer import transformer
-from samcore.fast.upscaling import mask_logits, upscale_input
+from samcore.fast.upscaling import upscaled_logits
 from samcore.spec.mask_decoder import mlp, output_tokens
 from samcore.spec.prompt_encoder import embed_mask, embed_points
 
@@ -49,11 +49,12 @@ def decode_fast(
     else:  # the dense prompt differs per prompt: so does everything on the image side
         image = (features.embedding + embed_mask(params, mask_input)).reshape(batch, c, h * w).transpose(0, 2, 1)
         *block0, base = image_side(params, config, image, features.pe)
-    hs, _, updates = transformer(params, features, image, block0, tokens, config, key_bias)
-
     num_masks = config.num_mask_tokens
     chosen = range(num_masks) if multimask_output is None else range(1, num_masks) if multimask_output else range(1)
-    hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + i]) for i in chosen], axis=1)
-    logits = mask_logits(params, upscale_input(params, config, base, updates), hyper, (h, w))
+    wanted = [0, *(1 + i for i in chosen)]  # the IoU token and the chosen masks' tokens
+    hs, _, updates = transformer(params, features, image, block0, tokens, config, key_bias, wanted)
+    hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + k]) for k, i in enumerate(chosen)],
+                     axis=1)
+    logits = upscaled_logits(params, config, base, updates, hyper, (h, w))
     iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
     return logits, iou

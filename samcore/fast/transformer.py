@@ -27,6 +27,19 @@ def _norm(params: Mapping[str, np.ndarray], key: str, x: np.ndarray) -> np.ndarr
     return layer_norm(x, params[f"{key}.weight"], params[f"{key}.bias"], eps=1e-5)
 
 
+def _tokens(x: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    """Tokens [B, N, C] -> the ``indices`` [B, len(indices), C], as slices of consecutive runs
+    concatenated (graphs get Slice and Concat nodes, which every target lowers, not a Gather)."""
+    runs: list[list[int]] = []
+    for i in indices:
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    parts = [x[:, run[0] : run[-1] + 1] for run in runs]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
 def transformer(
     params: Mapping[str, np.ndarray],
     features: ImageFeatures,
@@ -35,10 +48,17 @@ def transformer(
     point_embedding: np.ndarray,
     config: DecoderConfig,
     key_bias: np.ndarray | None,
+    outputs: Sequence[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[ImageUpdate]]:
     """The two-way transformer on image tokens [1|B, HW, C] with block 0's image-side
     projections ``block0`` and a score bias per token as a key [B, N] (None: none)
-    -> (tokens [B, N, C], image tokens [B, HW, C], each layer's ``ImageUpdate``)."""
+    -> (tokens [B, N', C], image tokens [B, HW, C], each layer's ``ImageUpdate``).
+
+    ``outputs``: the tokens whose outputs are wanted (N' of them, in that order; None: all
+    N). The final attention's queries are only those tokens (each query attends to the
+    image alone, and the norm after it is per token): the decoder reads the IoU token and
+    the returned masks' tokens, so the point tokens and unused mask tokens skip its two
+    products with the image tokens."""
     heads, pe = config.num_heads, features.pe
     queries, qpe = point_embedding, point_embedding
     updates = []
@@ -66,5 +86,7 @@ def transformer(
             image + weights.transpose(0, 2, 1) @ u, params[f"{norm}.weight"], params[f"{norm}.bias"], eps=1e-5
         )
         updates.append(ImageUpdate(weights, u, mean, inv_std))
+    if outputs is not None:
+        queries, qpe = _tokens(queries, outputs), _tokens(qpe, outputs)
     out = attend_image(params, f"{T}final_attn_token_to_image", queries + qpe, image, image + pe, heads)
     return _norm(params, f"{T}norm_final_attn", queries + out), image, updates

@@ -69,8 +69,17 @@ def upscale_input(
     Unrolled from the per-image ``base`` = tokens @ G_0, the result is s * base + L^T R:
     s the product of every layer's r, and one thin product whose rows are, per layer, the
     attention weights and the mean (times the later r's) and the constant beta G_{i+1}
-    (with b1 on the last layer's).
+    (with b1 on the last layer's): ``upscale_factors``.
     """
+    scale, left, right = upscale_factors(params, config, updates)
+    return scale * base + left.transpose(0, 2, 1) @ right
+
+
+def upscale_factors(
+    params: Mapping[str, np.ndarray], config: DecoderConfig, updates: list[ImageUpdate]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``upscale_input``'s factors (s [B, HW, 1], L [B, rows, HW], R [B, rows, 4 C/4]), rows =
+    depth (heads N + 2): the first upscaling GEMM's output is s * base + L^T R."""
     gemms = upscaling_gemms(params)
     chain = upscale_weight_chain(params, config, gemms.w1)
     b, hw, _ = updates[-1].mean.shape
@@ -88,8 +97,7 @@ def upscale_input(
         scale = scale * step.inv_std
         lefts += [step.weights * scale.reshape(b, 1, hw), (step.mean * scale).reshape(b, 1, hw)]
         rights += [step.u @ chain[i], ones * -chain[i].sum(axis=0).reshape(1, 1, k)]
-    left, right = np.concatenate(lefts, axis=1), np.concatenate(rights, axis=1)
-    return scale * base + left.transpose(0, 2, 1) @ right
+    return scale, np.concatenate(lefts, axis=1), np.concatenate(rights, axis=1)
 
 
 def upscaled_features(gemms: UpscalingGemms, x: np.ndarray) -> np.ndarray:
@@ -134,3 +142,18 @@ def mask_logits(
             part = slice(start, start + UPSCALE_CHUNK)
             logits[p, part] = upscaled_mask_logits(gemms, x[p : p + 1, part], hyper[p : p + 1])[0]
     return pixels_to_masks(logits, grid)
+
+
+@graph_hook  # ONNX Runtime's emitter makes the first GEMM's output chunk by chunk with the rest
+def upscaled_logits(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    base: np.ndarray,
+    updates: list[ImageUpdate],
+    hyper: np.ndarray,
+    grid: tuple[int, int],
+) -> np.ndarray:
+    """``mask_logits(upscale_input(base, updates), hyper)``: the per-image (or per-prompt, with
+    mask input) ``base`` [1|B, hw, 4 C/4], each layer's ``ImageUpdate`` and hypernetwork
+    weights [B, M, C/8] -> mask logits [B, M, 4h, 4w]."""
+    return mask_logits(params, upscale_input(params, config, base, updates), hyper, grid)

@@ -92,9 +92,15 @@ def mask_logits(params: Mapping[str, np.ndarray], image: Traced, hyper: Traced, 
     that each move blocks of 2 or 4 floats, which ONNX Runtime runs faster than the literal
     form (a [16 hw, M] product, an 8-d transpose moving single floats; docs/benchmarks.md).
     """
+    logits = hyper @ fast.upscaled_features(fast.upscaling_gemms(params), image).transpose(0, 2, 1)  # [B, M, 16 hw]
+    return logits_to_masks(logits, hyper, grid)
+
+
+def logits_to_masks(logits: Traced, hyper: Traced, grid: tuple[int, int]) -> Traced:
+    """``mask_logits``' pixel shuffle: logits [B, M, 16 hw] in the order (mask, i, j, di, dj, ei, ej)
+    of hypernetwork weights ``hyper`` [B, M, C/8] -> masks [B, M, 4h, 4w]."""
     b, m = hyper.shape[0], hyper.shape[1]
     h, w = grid
-    logits = hyper @ fast.upscaled_features(fast.upscaling_gemms(params), image).transpose(0, 2, 1)  # [B, M, 16 hw]
     swapped = logits.reshape(-1, 2, 2, 2).transpose(0, 2, 1, 3)  # (.., di, dj, ei, ej) -> (.., di, ei, dj, ej)
     masks = swapped.reshape(-1, w, 4, 4).transpose(0, 2, 1, 3)  # (.., i, j, di ei, dj ej) -> (.., i, di ei, j, dj ej)
     return masks.reshape(b, m, 4 * h, 4 * w)

@@ -1,7 +1,8 @@
 """ONNX Runtime's emitter set: the common emitters, plus the forms ONNX Runtime runs best:
 Erf and the exact-GELU pattern it fuses into one Gelu kernel (opset 17 has no Gelu), and
-LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower), and
-the image encoder's global attention in query chunks (bounded memory for the scores)."""
+LayerNorm2d's channel means as MatMuls (it reduces a middle axis several times slower), the
+image encoder's global attention in query chunks (bounded memory for the scores), and the
+decoder's upscaling in chunks of image tokens (each chunk's passes stay in cache)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from samcore import fast
+from samcore.config import DecoderConfig
 from samcore.fast import ops as fast_ops
-from samcore.graph.emitters.common import COMMON
+from samcore.graph.emitters.common import COMMON, logits_to_masks
 from samcore.graph.tracer import Traced
 from samcore.spec import image_encoder, ops
 
@@ -80,6 +83,35 @@ def attention(params: Mapping[str, np.ndarray], key: str, x: Traced, num_heads: 
     return image_encoder.dense_layer(params, f"{key}.proj", out)
 
 
+#: Image tokens per step of the per-prompt upscaling (``upscaled_logits``): a step's
+#: first-GEMM output and features (2 MB after the second GEMM) stay in a core's cache from
+#: the thin product that makes them, through GELU, to the product with the hypernetwork
+#: weights; all 4096 tokens at once go through memory (docs/benchmarks.md, "Measured choices").
+UPSCALE_CHUNK = 512
+
+
+def upscaled_logits(
+    params: Mapping[str, np.ndarray],
+    config: DecoderConfig,
+    base: Traced,
+    updates: list[fast.ImageUpdate],
+    hyper: Traced,
+    grid: tuple[int, int],
+) -> Traced:
+    """``samcore.fast.upscaled_logits`` ``UPSCALE_CHUNK`` image tokens at a time: each chunk's
+    slice of s * base + L^T R (``upscale_factors``), its features and product with ``hyper``
+    [B, M, C/8]; the chunks' logits concatenated in token order, then ``mask_logits``' pixel
+    shuffle -> [B, M, 4h, 4w]."""
+    scale, left, right = fast.upscale_factors(params, config, updates)
+    gemms = fast.upscaling_gemms(params)
+    hw, logits = base.shape[1], []
+    for start in range(0, hw, UPSCALE_CHUNK):
+        part = slice(start, min(start + UPSCALE_CHUNK, hw))
+        x = scale[:, part] * base[:, part] + left[:, :, part].transpose(0, 2, 1) @ right  # [B, n, 4 C/4]
+        logits.append(hyper @ fast.upscaled_features(gemms, x).transpose(0, 2, 1))  # [B, M, 16 n]
+    return logits_to_masks(np.concatenate(logits, axis=-1), hyper, grid)
+
+
 ONNXRUNTIME: Mapping[Callable[..., Any], Callable[..., Any]] = {
     **COMMON,
     ops.erf: erf,
@@ -88,4 +120,5 @@ ONNXRUNTIME: Mapping[Callable[..., Any], Callable[..., Any]] = {
     fast_ops.gelu: gelu,
     ops.layer_norm_2d: layer_norm_2d,
     image_encoder.attention: attention,
+    fast.upscaled_logits: upscaled_logits,
 }
