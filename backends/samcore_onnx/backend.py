@@ -70,14 +70,15 @@ class OnnxBackend(GraphBackend):
     name = "onnx"
     aliases = ("onnxruntime", "ort")
     dtypes = ("float32", "int8")
-    #: int8 (``samcore_onnx.quantize``: the upscaling GEMM and the image updates' sums over
-    #: tokens in int8, per-tensor scales): measured by benchmarks/quantization_accuracy.py
-    #: (docs/benchmarks.md, "ONNX int8 decoder, issue 15") over 151 masks of conformance
-    #: prompts on the kit's "vit_b" and "tiny" configs, seeded random weights: max |logit - spec|
-    #: 0.17 (0.16 beyond 5% of |spec|), max |IoU - spec| 0.004; mean mask IoU 0.983 / 0.989: 2x margin.
+    #: int8 (``samcore_onnx.quantize``: the upscaling GEMM in int8, per-column weight scales,
+    #: per-tensor feature scales): measured by benchmarks/quantization_accuracy.py over the
+    #: conformance prompts on the kit's "vit_b" and "tiny" configs, seeded random weights
+    #: (docs/benchmarks.md, "ONNX int8 decoder, issue 15"): max |logit - spec| 0.083 (0.068
+    #: beyond 5% of |spec|), mean mask IoU 0.991 / 0.996: about 2x margin. The IoU head does
+    #: not see the upscaling: its predictions keep float32's tolerance.
     tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {
         "float32": FLOAT32_TOLERANCE,
-        "int8": {"low_res_logits": Tolerance(0.3, 0.05), "iou_predictions": Tolerance(0.01, 0.05)},
+        "int8": {"low_res_logits": Tolerance(0.15, 0.05), "iou_predictions": FLOAT32_TOLERANCE["iou_predictions"]},
     }
     auto_priority = 30
     opset = 17
@@ -135,7 +136,7 @@ class OnnxBackend(GraphBackend):
             from samcore_onnx.quantize import quantize_decode
 
             weight = upscaling_gemms({k: np.asarray(v, np.float32) for k, v in self.params.items()}).w2
-            models = models._replace(decode=quantize_decode(models.decode, weight, self.config.depth + 2))
+            models = models._replace(decode=quantize_decode(models.decode, weight))
         return tuple(model.SerializeToString() for model in models)
 
     def load(self, path: Path) -> tuple[Any, str | None]:

@@ -1,89 +1,86 @@
-"""The int8 per-prompt graph: ``OnnxBackend(dtype="int8")``'s products over the image tokens in int8.
+"""The int8 per-prompt graph: ``OnnxBackend(dtype="int8")``'s upscaling GEMM in int8.
 
-Which products (``int8_products``), chosen for what int8 keeps exact enough:
+The second upscaling GEMM, features [16 B hw, C/4] x its weight [C/4, 4 C/8] (+ bias),
+the largest product of a click (16 hw rows, a constant weight), becomes ONNX Runtime's
+``DynamicQuantizeMatMul`` (com.microsoft): the weight stored as int8, symmetric, one scale
+per output column; the features quantized per tensor on each run (uint8, asymmetric); the
+bias added in the kernel (VNNI kernels where the CPU has them).
 
-- the second upscaling GEMM, features [16 B hw, C/4] x its weight [C/4, 4 C/8] (a
-  constant: the node whose weight is ``samcore.fast.upscaling_gemms(params).w2``);
-- the image updates' sums over tokens, weights^T [B, HW, R] x u [B, R, C] (each layer's
-  ``weights.transpose(0, 2, 1) @ u``, and ``upscale_input``'s ``left^T @ right``): the
-  first operand of each is a transposed [B, R, HW] activation, the second one not a
-  constant. The image->token weights are softmaxes over a few tokens, so every one is
-  far above the int8 step.
-
-Both operands are quantized per tensor at run time (ONNX Runtime's
-``DynamicQuantizeLinear``: uint8, asymmetric), constant weights ahead of time (int8,
-symmetric, per tensor: ``onnxruntime.quantization.quantize_dynamic``, whose per-channel
-weights ONNX Runtime 1.32 refuses at run time); ONNX Runtime fuses each into one
-``DynamicQuantizeMatMul`` (VNNI kernels where the CPU has them).
-Left in float32: the token-side layers (a few rows each), the attention scores against
-the image tokens and the token->image softmax products (softmaxes over HW keys: most
-weights fall below the int8 step; quantizing them costs the masks their agreement).
+The other products of a click stay float32, measured (docs/benchmarks.md, "ONNX int8
+decoder, issue 15"): their second operands are activations (the image tokens a prompt
+updates, its attention factors), which int8 must quantize and pack on every run and
+whose transposed first operands it must materialise; their inner dimensions are small
+(56-116, the tokens times heads), so they gain little or lose in int8. The token->image
+products are softmaxes over HW keys, most weights below an int8 step.
 """
 
 from __future__ import annotations
 
-import logging
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import onnx
-from onnx import numpy_helper
+from onnx import helper, numpy_helper
 
 #: The metadata key that records a model's dtype (absent: float32).
 DTYPE_PROP = "samcore.dtype"
+CONTRIB = "com.microsoft"
 
 
-def _transposed_rows(node: onnx.NodeProto, producers: dict[str, onnx.NodeProto]) -> bool:
-    """Whether ``node``'s first operand is a [B, R, HW] activation transposed to [B, HW, R]."""
-    source = producers.get(node.input[0])
-    if source is None or source.op_type != "Transpose":
-        return False
-    perm = next((list(a.ints) for a in source.attribute if a.name == "perm"), None)
-    return perm == [0, 2, 1]
+def int8_columns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A weight [K, N] as symmetric int8 (-127..127) with one float32 scale per column: (q [K, N], scales [N])."""
+    peak = np.abs(weight).max(axis=0)
+    scales = np.where(peak > 0, peak / 127, 1).astype(np.float32)
+    return np.clip(np.rint(weight / scales), -127, 127).astype(np.int8), scales
 
 
-def int8_products(model: onnx.ModelProto, upscale_weight: np.ndarray) -> list[str]:
-    """Names of the per-prompt graph's MatMul nodes to run in int8 (see the module doc):
-    the one whose constant second operand equals ``upscale_weight`` [C/4, 4 C/8], and every
-    activation x activation product whose first operand is a (0, 2, 1) Transpose."""
+def _the_product(model: onnx.ModelProto, weight: np.ndarray) -> onnx.NodeProto:
+    """The one MatMul whose second operand is the constant ``weight``; ``RuntimeError`` unless exactly one."""
+    constants = {t.name: t for t in model.graph.initializer if tuple(t.dims) == weight.shape}
+    found = [node for node in model.graph.node if node.op_type == "MatMul" and node.input[1] in constants
+             and np.array_equal(numpy_helper.to_array(constants[node.input[1]]), weight)]
+    if len(found) != 1:
+        raise RuntimeError(f"int8 decoder: expected one product with the upscaling weight, found {len(found)}")
+    return found[0]
+
+
+def _bias_add(model: onnx.ModelProto, product: onnx.NodeProto, columns: int) -> onnx.NodeProto | None:
+    """The Add of a constant [columns] bias that is the product's only consumer, if it is one."""
+    consumers = [node for node in model.graph.node if product.output[0] in node.input]
     constants = {t.name: t for t in model.graph.initializer}
-    producers = {out: node for node in model.graph.node for out in node.output}
-    chosen = []
-    for node in model.graph.node:
-        if node.op_type != "MatMul":
-            continue
-        weight = constants.get(node.input[1])
-        if weight is None:
-            if _transposed_rows(node, producers):
-                chosen.append(node.name)
-        elif tuple(weight.dims) == upscale_weight.shape and np.array_equal(numpy_helper.to_array(weight),
-                                                                           upscale_weight):
-            chosen.append(node.name)
-    return chosen
+    if len(consumers) != 1 or consumers[0].op_type != "Add":
+        return None
+    other = [name for name in consumers[0].input if name != product.output[0]]
+    bias = constants.get(other[0]) if len(other) == 1 else None
+    return consumers[0] if bias is not None and tuple(bias.dims) == (columns,) else None
 
 
-def quantize_decode(model: onnx.ModelProto, upscale_weight: np.ndarray, expected: int) -> onnx.ModelProto:
-    """``export_fast_onnx``'s per-prompt model with ``int8_products`` in int8 (dynamic
-    quantization, see the module doc), metadata kept and ``samcore.dtype`` = "int8".
-    ``expected``: how many products the graph must have (a graph of another shape raises
-    ``RuntimeError`` rather than quietly running in float32)."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    nodes = int8_products(model, upscale_weight)
-    if len(nodes) != expected:
-        raise RuntimeError(f"int8 decoder: expected {expected} products over the image tokens, found {nodes}")
-    quiet = logging.getLogger().level
-    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic advises pre-processing at WARNING, every time
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            target = Path(folder) / "decode-int8.onnx"
-            quantize_dynamic(model, target, weight_type=QuantType.QInt8, nodes_to_quantize=nodes,
-                             extra_options={"MatMulConstBOnly": False})
-            quantized = onnx.load(target)
-    finally:
-        logging.getLogger().setLevel(quiet)
+def quantize_decode(model: onnx.ModelProto, upscale_weight: np.ndarray) -> onnx.ModelProto:
+    """A copy of ``export_fast_onnx``'s per-prompt model with the upscaling GEMM (the MatMul by
+    ``upscale_weight`` [C/4, 4 C/8], ``samcore.fast.upscaling_gemms(params).w2``) and its bias
+    Add as one int8 ``DynamicQuantizeMatMul``; metadata kept, ``samcore.dtype`` = "int8"."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    product = _the_product(model, upscale_weight)
+    add = _bias_add(model, product, upscale_weight.shape[1])
+    q, scales = int8_columns(upscale_weight)
+    names = [f"{product.name}_int8_weight", f"{product.name}_int8_scales"]
+    model.graph.initializer.extend([numpy_helper.from_array(q, names[0]), numpy_helper.from_array(scales, names[1])])
+    inputs = [product.input[0], *names]
+    if add is not None:
+        inputs += ["", next(name for name in add.input if name != product.output[0])]
+    output = (add or product).output[0]
+    fused = helper.make_node("DynamicQuantizeMatMul", inputs, [output], name=f"{product.name}_int8", domain=CONTRIB)
+    nodes = list(model.graph.node)
+    position = nodes.index(product)
+    kept = [node for node in nodes if node is not product and node is not add]
+    kept.insert(position, fused)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
+    used = {name for node in model.graph.node for name in node.input}
+    initializers = [t for t in model.graph.initializer if t.name in used]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(initializers)
+    if all(entry.domain != CONTRIB for entry in model.opset_import):
+        model.opset_import.append(helper.make_opsetid(CONTRIB, 1))
     props = {p.key: p.value for p in model.metadata_props} | {DTYPE_PROP: "int8"}
-    onnx.helper.set_model_props(quantized, props)
-    quantized.doc_string = model.doc_string + " (products over the image tokens in int8)"
-    return quantized
+    onnx.helper.set_model_props(model, props)
+    model.doc_string += " (upscaling GEMM in int8)"
+    return model
