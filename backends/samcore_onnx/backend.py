@@ -71,14 +71,14 @@ class OnnxBackend(GraphBackend):
     aliases = ("onnxruntime", "ort")
     dtypes = ("float32", "int8")
     #: int8 (``samcore_onnx.quantize``: the upscaling GEMM in int8, per-column weight scales,
-    #: per-tensor feature scales): measured by benchmarks/quantization_accuracy.py over the
-    #: conformance prompts on the kit's "vit_b" and "tiny" configs, seeded random weights
-    #: (docs/benchmarks.md, "ONNX int8 decoder, issue 15"): max |logit - spec| 0.083 (0.068
-    #: beyond 5% of |spec|), mean mask IoU 0.991 / 0.996: about 2x margin. The IoU head does
-    #: not see the upscaling: its predictions keep float32's tolerance.
+    #: per-tensor feature scales): measured by benchmarks/quantization_accuracy.py --cases 100
+    #: over 409 masks of conformance prompts on the kit's "vit_b" and "tiny" configs, seeded
+    #: random weights (docs/benchmarks.md, "ONNX int8 decoder, issue 15"): max |logit - spec|
+    #: 0.109 (0.079 beyond 5% of |spec|), mean mask IoU 0.992 / 0.996: 2.5x margin. The IoU
+    #: head does not see the upscaling: its predictions keep float32's tolerance.
     tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {
         "float32": FLOAT32_TOLERANCE,
-        "int8": {"low_res_logits": Tolerance(0.15, 0.05), "iou_predictions": FLOAT32_TOLERANCE["iou_predictions"]},
+        "int8": {"low_res_logits": Tolerance(0.2, 0.05), "iou_predictions": FLOAT32_TOLERANCE["iou_predictions"]},
     }
     auto_priority = 30
     opset = 17
