@@ -22,12 +22,10 @@ import tempfile
 from typing import Any
 
 import numpy as np
-from decoder import GRID, _prompts, sgemm_gflops, write_record
+from decoder import one_click, sgemm_gflops, write_record
 
 from samcore import Decoder
-from samcore.config import PRESETS
 from samcore.inputs import check_prompts
-from samcore.random_weights import random_params
 
 #: Operator type -> group.
 PRODUCTS = ("MatMul", "FusedMatMul", "Gemm", "MatMulInteger", "MatMulIntegerToFloat", "DynamicQuantizeMatMul")
@@ -78,11 +76,7 @@ def main() -> None:
     parser.add_argument("--json", default="benchmarks/results/click_profile.json", help="where to write the record")
     args = parser.parse_args()
 
-    config = PRESETS["sam_vit_b"]
-    params = random_params(config, seed=0)
-    rng = np.random.default_rng(0)
-    embedding = rng.standard_normal((1, config.embed_dim, GRID, GRID)).astype(np.float32)
-    coords, labels = _prompts(1, rng)
+    config, params, embedding, coords, labels = one_click()
     peak = sgemm_gflops()
     with tempfile.TemporaryDirectory() as folder:
         sessions = {dtype: click_session(Decoder(params, config, backend="onnx", device="cpu", dtype=dtype),
