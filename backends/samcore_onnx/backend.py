@@ -6,6 +6,8 @@ provider (OrtValues); each ``decode`` runs a per-prompt graph on them, one per m
 and ``multimask_output`` setting. An embedding other than ``set_image``'s gets its
 features computed on the fly. Prompts with mask input skip the per-image graph: their
 dense prompt changes block 0's image side, so their per-prompt graph takes the embedding.
+dtype "int8": the per-prompt graphs with the upscaling GEMM in int8 (``samcore_onnx.quantize``),
+cached under their own names; the per-image graph is float32's.
 """
 
 from __future__ import annotations
