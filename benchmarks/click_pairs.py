@@ -29,20 +29,9 @@ import os
 import statistics
 
 import numpy as np
-from decoder import (
-    GRID,
-    OFFICIAL_ONNX,
-    _official_runners,
-    _prompts,
-    _samcore_runners,
-    _seconds,
-    sgemm_gflops,
-    write_record,
-)
+from decoder import OFFICIAL_ONNX, _official_runners, _samcore_runners, _seconds, one_click, sgemm_gflops, write_record
 
 from samcore import DecoderOutput, binary_masks
-from samcore.config import PRESETS
-from samcore.random_weights import random_params
 
 #: The official ONNX decoder without its resize, timed beside the end-to-end runs.
 DECODER_ONLY = " (decoder only)"
@@ -77,11 +66,7 @@ def main() -> None:
     args = parser.parse_args()
     size = tuple(args.original_size) if args.original_size else None
 
-    config = PRESETS["sam_vit_b"]
-    params = random_params(config, seed=0)
-    rng = np.random.default_rng(0)
-    embedding = rng.standard_normal((1, config.embed_dim, GRID, GRID)).astype(np.float32)
-    coords, labels = _prompts(1, rng)
+    config, params, embedding, coords, labels = one_click()
     official = _official_runners(params, config, args.threads, embedding)
     if OFFICIAL_ONNX not in official:
         raise SystemExit("the official ONNX decoder is needed (segment-anything, torch, onnx, onnxruntime)")

@@ -79,6 +79,15 @@ def _prompts(batch: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarr
     return (rng.random((batch, 1, 2)) * 1024).astype(np.float32), np.ones((batch, 1), np.int64)
 
 
+def one_click() -> tuple[DecoderConfig, dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """The paired scripts' setting: (ViT-B config, its seeded random params, a random embedding
+    [1, C, GRID, GRID], one foreground click: coords [1, 1, 2], labels [1, 1])."""
+    config = PRESETS["sam_vit_b"]
+    rng = np.random.default_rng(0)
+    embedding = rng.standard_normal((1, config.embed_dim, GRID, GRID)).astype(np.float32)
+    return (config, random_params(config, seed=0), embedding, *_prompts(1, rng))
+
+
 def _with_padding(coords: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     batch = coords.shape[0]
     padded = np.concatenate([coords, np.zeros((batch, 1, 2), np.float32)], axis=1)

@@ -1,8 +1,10 @@
 """Accuracy of the reduced-precision decoders against the float32 spec.
 
-Variants: TFLite float16 weights and TFLite int8 dynamic range (``samcore_tflite``), and
-ONNX int8 dynamic range (``onnxruntime.quantization.quantize_dynamic``, int8 per-channel
-weights, on samcore's exported ONNX graph). Prompts: hypothesis-drawn conformance cases
+Variants: TFLite float16 weights and TFLite int8 dynamic range (``samcore_tflite``),
+``OnnxBackend``'s int8 dtype (``samcore_onnx.quantize``: the per-prompt graph's products
+over the image tokens in int8), and ONNX int8 dynamic range
+(``onnxruntime.quantization.quantize_dynamic``, int8 per-channel weights, on samcore's
+exported ONNX graph). Prompts: hypothesis-drawn conformance cases
 (``samcore.conformance.strategies.case_recipes``: 1-16 points labelled -1/0/1, boxes,
 mask inputs, both multimask settings) on the kit's "vit_b" and "tiny" configs with its
 seeded random weights, each prompt against the spec on the same prompts.
@@ -11,7 +13,8 @@ Per variant and config: binarised-mask IoU (logits > 0) against the spec's, mean
 worst; |IoU score - spec| mean and max; max |logit - spec|. Also the largest error that
 ``atol + rtol * |spec|`` must cover, for declaring tolerances. Prints a table, writes JSON.
 
-    python benchmarks/quantization_accuracy.py [--cases 40] [--json benchmarks/results/quantization_accuracy.json]
+    python benchmarks/quantization_accuracy.py [--cases 40] [--only "samcore onnx int8"]
+                                               [--json benchmarks/results/quantization_accuracy.json]
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ from samcore.spec.prompt_encoder import gather_point_prompts
 Runner = Callable[[Case], tuple[np.ndarray, np.ndarray]]
 #: rtol of the declared tolerances: the atol a variant needs is reported for it.
 RTOL = {"low_res_logits": 0.05, "iou_predictions": 0.05}
+#: Variant name -> (samcore backend, dtype) of the variants that are samcore backends.
+PORTS = {"tflite float16": ("tflite", "float16"), "tflite int8": ("tflite", "int8"),
+         "samcore onnx int8": ("onnx", "int8")}
+QUANTIZE_DYNAMIC = "onnx int8 (quantize_dynamic)"
 
 
 def draw(config: str, count: int) -> list:
@@ -79,8 +86,9 @@ def onnx_int8_runner(config: str, folder: pathlib.Path) -> Runner:
     return run
 
 
-def tflite_runner(config: str, dtype: str) -> Runner:
-    port = decoder("tflite", config, dtype)
+def port_runner(backend: str, dtype: str, config: str) -> Runner:
+    """A samcore backend in a reduced-precision dtype, through ``Decoder.predict``."""
+    port = decoder(backend, config, dtype)
 
     def run(case: Case) -> tuple[np.ndarray, np.ndarray]:
         out = port.predict(**case.kwargs())
@@ -132,6 +140,7 @@ def measure(run: Runner, reference: Decoder, recipes: list) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=40, help="drawn cases per config (vit_b: half as many)")
+    parser.add_argument("--only", nargs="+", metavar="TEXT", help="variants whose name contains one (default: all)")
     parser.add_argument("--json", default="benchmarks/results/quantization_accuracy.json")
     args = parser.parse_args()
 
@@ -139,13 +148,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for config, count in (("vit_b", max(1, args.cases // 2)), ("tiny", args.cases)):
             recipes = draw(config, count)
-            variants = {
-                "tflite float16": (tflite_runner(config, "float16"), decoder("tflite", config, "float16")),
-                "tflite int8": (tflite_runner(config, "int8"), decoder("tflite", config, "int8")),
-                "onnx int8 (quantize_dynamic)": (onnx_int8_runner(config, pathlib.Path(folder)),
-                                                 decoder("numpy", config)),
-            }
-            for name, (run, reference) in variants.items():
+            for name in (*PORTS, QUANTIZE_DYNAMIC):
+                if args.only and not any(text in name for text in args.only):
+                    continue
+                if name in PORTS:
+                    run, reference = port_runner(*PORTS[name], config), decoder(PORTS[name][0], config, PORTS[name][1])
+                else:
+                    run, reference = onnx_int8_runner(config, pathlib.Path(folder)), decoder("numpy", config)
                 results.setdefault(name, {})[config] = measure(run, reference, recipes)
                 print(f"measured {name} on {config}")
 

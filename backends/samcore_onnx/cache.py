@@ -28,14 +28,18 @@ def cache_path(
     opset: int,
     with_mask_input: bool | None,
     multimask_output: bool | None = None,
+    dtype: str = "float32",
 ) -> Path:
     """The cache file for one weights hash and set of export options (None: an option the
-    interface does not have: ``fast_image`` has neither, only ``fast_decode`` has ``multimask_output``)."""
+    interface does not have: ``fast_image`` has neither, only ``fast_decode`` has ``multimask_output``;
+    ``dtype`` other than float32: a quantized model, ``samcore_onnx.quantize``)."""
     options = [f"opset{opset}"]
     if with_mask_input is not None:
         options.append("mask" if with_mask_input else "nomask")
     if multimask_output is not None:
         options.append("multimask" if multimask_output else "single")
+    if dtype != "float32":
+        options.append(dtype)
     name = (
         f"decoder-{weights_sha256}-{interface}-{grid[0]}x{grid[1]}-{'-'.join(options)}"
         f"-samcore{samcore.__version__}-{exporter_fingerprint()}.onnx"
@@ -44,13 +48,20 @@ def cache_path(
 
 
 def fast_cache_paths(
-    weights_sha256: str, grid: tuple[int, int], *, opset: int, with_mask_input: bool, multimask_output: bool
+    weights_sha256: str,
+    grid: tuple[int, int],
+    *,
+    opset: int,
+    with_mask_input: bool,
+    multimask_output: bool,
+    dtype: str = "float32",
 ) -> tuple[Path, Path]:
-    """The cache files of ``export_fast_onnx``'s two models: (per-image, per-prompt)."""
+    """The cache files of ``export_fast_onnx``'s two models: (per-image, per-prompt); the
+    per-image model is float32 in every dtype (it runs once per image), the per-prompt one in ``dtype``."""
     return (
         cache_path(weights_sha256, grid, interface="fast_image", opset=opset, with_mask_input=None),
         cache_path(weights_sha256, grid, interface="fast_decode", opset=opset, with_mask_input=with_mask_input,
-                   multimask_output=multimask_output),
+                   multimask_output=multimask_output, dtype=dtype),
     )
 
 
