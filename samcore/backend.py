@@ -71,6 +71,10 @@ class Backend(abc.ABC):
     tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {"float32": FLOAT32_TOLERANCE}
     #: Higher is preferred by ``backend="auto"`` among available backends.
     auto_priority: ClassVar[int] = 0
+    #: Prompts per run of the per-prompt work that the caller asks for, set by ``Decoder.predict(...,
+    #: prompts_per_run=N)`` for that call (throughput callers); None: the backend's own choice (for
+    #: single clicks). A speed hint: a backend may ignore it; its results are the same either way.
+    requested_prompts_per_run: int | None = None
 
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
         """``params``: official key -> float32 array of ``config``'s shapes; ``device``: a kind

@@ -167,7 +167,7 @@ class OnnxBackend(GraphBackend):
         self, session_for: Any, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, ...]:
         """The outputs of ``session_for(grid, with mask input, multimask)`` for the prompts, run
-        ``prompts_per_run`` prompts at a time."""
+        ``requested_prompts_per_run`` (else ``prompts_per_run``) prompts at a time."""
         coords, labels = prompts.labelled_points()
         mask = prompts.mask_input
         image = self.image_inputs(image_embedding, mask is not None)
@@ -179,4 +179,5 @@ class OnnxBackend(GraphBackend):
                 feed["mask_input"] = mask[part]
             return session.run(None, feed)
 
-        return decode_in_steps(prompts.batch, self.prompts_per_run or prompts.batch, run)
+        step = self.requested_prompts_per_run or self.prompts_per_run or prompts.batch
+        return decode_in_steps(prompts.batch, step, run)

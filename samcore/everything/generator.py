@@ -25,6 +25,7 @@ from samcore.everything.nms import batched_nms, box_area
 from samcore.everything.records import OUTPUT_MODES, make_records
 from samcore.everything.regions import remove_small_regions, require_scipy
 from samcore.extras import pip_hint
+from samcore.inputs import check_prompts_per_run
 from samcore.transforms import apply_coords
 
 #: Runs with at least this many prompts show a progress bar (when tqdm is installed
@@ -92,6 +93,7 @@ class MaskGenerator:
         min_mask_region_area: int = 0,
         output_mode: str = "binary_mask",
         progress: bool | None = None,
+        prompts_per_run: int | None = None,
     ) -> None:
         """``predictor_or_weights``: a ``samcore.Predictor`` (with its image encoder) or a
         weights path for ``Predictor.from_weights``. The other parameters are Meta's:
@@ -101,6 +103,8 @@ class MaskGenerator:
         ``min_mask_region_area`` pixels (> 0: fill small holes, drop small islands; needs
         SciPy), ``output_mode`` "binary_mask", "uncompressed_rle" or "coco_rle".
         ``progress``: show a progress bar (tqdm); None: on long runs in a terminal.
+        ``prompts_per_run``: prompts the decoder's backend runs together (``Decoder.predict``'s
+        speed hint; None: the backend's choice).
         """
         if (points_per_side is None) == (point_grids is None):
             raise InputError("points_per_side, point_grids: expected exactly one of them, got "
@@ -132,6 +136,7 @@ class MaskGenerator:
         self.min_mask_region_area = min_mask_region_area
         self.output_mode = output_mode
         self.progress = progress
+        self.prompts_per_run = check_prompts_per_run(prompts_per_run)
 
     def generate(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Masks of a uint8 RGB image [H, W, 3]: one dict per mask with Meta's keys
@@ -182,7 +187,8 @@ class MaskGenerator:
             coords = apply_coords(batch, crop_size, max(frame))[:, None, :]
             kept = self._prompts_to_decode(decoder, coords)
             if len(kept):
-                out = decoder.predict(point_coords=coords[kept], point_labels=np.ones((len(kept), 1), np.int64))
+                out = decoder.predict(point_coords=coords[kept], point_labels=np.ones((len(kept), 1), np.int64),
+                                      prompts_per_run=self.prompts_per_run)
                 parts.append(filter_batch(
                     out.low_res_logits, out.iou_predictions, batch[kept], crop_size, frame, crop_box,
                     image.shape[:2], self.pred_iou_thresh, self.stability_score_thresh, self.stability_score_offset,
@@ -202,7 +208,8 @@ class MaskGenerator:
         others' masks before anything else, so skipping their upscaling changes no result."""
         if self.pred_iou_thresh <= 0.0 or not decoder.backend.capabilities.iou_only:
             return np.arange(len(coords))
-        iou = decoder.predict_iou(point_coords=coords, point_labels=np.ones((len(coords), 1), np.int64))
+        iou = decoder.predict_iou(point_coords=coords, point_labels=np.ones((len(coords), 1), np.int64),
+                                  prompts_per_run=self.prompts_per_run)
         return np.flatnonzero((iou > self.pred_iou_thresh).any(axis=1))
 
     def _remove_small_regions(self, masks: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
