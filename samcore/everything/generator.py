@@ -28,6 +28,11 @@ from samcore.extras import pip_hint
 from samcore.inputs import check_prompts_per_run
 from samcore.transforms import apply_coords
 
+#: Prompts the decoder's backend is asked to run together (``Decoder.predict``'s speed hint):
+#: on a shared CPU, fewer and larger runs wait less for each other's threads (docs/benchmarks.md,
+#: "Everything mode"); memory grows with it (~30 MB a prompt at ViT-B size).
+PROMPTS_PER_RUN = 16
+
 #: Runs with at least this many prompts show a progress bar (when tqdm is installed
 #: and stderr is a terminal), unless ``progress`` says otherwise.
 PROGRESS_MIN_PROMPTS = 256
@@ -93,7 +98,7 @@ class MaskGenerator:
         min_mask_region_area: int = 0,
         output_mode: str = "binary_mask",
         progress: bool | None = None,
-        prompts_per_run: int | None = None,
+        prompts_per_run: int | None = PROMPTS_PER_RUN,
     ) -> None:
         """``predictor_or_weights``: a ``samcore.Predictor`` (with its image encoder) or a
         weights path for ``Predictor.from_weights``. The other parameters are Meta's:
@@ -104,7 +109,7 @@ class MaskGenerator:
         SciPy), ``output_mode`` "binary_mask", "uncompressed_rle" or "coco_rle".
         ``progress``: show a progress bar (tqdm); None: on long runs in a terminal.
         ``prompts_per_run``: prompts the decoder's backend runs together (``Decoder.predict``'s
-        speed hint; None: the backend's choice).
+        speed hint; None: the backend's choice, made for single clicks).
         """
         if (points_per_side is None) == (point_grids is None):
             raise InputError("points_per_side, point_grids: expected exactly one of them, got "
