@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import ClassVar
 
 import numpy as np
@@ -45,6 +45,7 @@ class Capabilities:
 
     mask_input: bool = True
     batched_prompts: bool = True  # B > 1 in one call
+    iou_only: bool = False  # ``decode_iou`` skips the masks' upscaling: cheaper than ``decode``
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +71,10 @@ class Backend(abc.ABC):
     tolerances: ClassVar[Mapping[str, Mapping[str, Tolerance]]] = {"float32": FLOAT32_TOLERANCE}
     #: Higher is preferred by ``backend="auto"`` among available backends.
     auto_priority: ClassVar[int] = 0
+    #: Prompts per run of the per-prompt work that the caller asks for, set by ``Decoder.predict(...,
+    #: prompts_per_run=N)`` for that call (throughput callers); None: the backend's own choice (for
+    #: single clicks). A speed hint: a backend may ignore it; its results are the same either way.
+    requested_prompts_per_run: int | None = None
 
     def __init__(self, params: Mapping[str, np.ndarray], config: DecoderConfig, device: str, dtype: str) -> None:
         """``params``: official key -> float32 array of ``config``'s shapes; ``device``: a kind
@@ -104,19 +109,27 @@ class Backend(abc.ABC):
         ``tolerances[dtype]``.
         """
 
+    def decode_iou(self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool) -> np.ndarray:
+        """``decode``'s IoU predictions float32 [B, M] alone. Default: ``decode``'s; a backend
+        that can skip the masks (their upscaling is about half a prompt's work) overrides it
+        and declares ``capabilities.iou_only``, which throughput callers read to score prompts
+        first and decode masks only for those whose scores they keep."""
+        return self.decode(image_embedding, prompts, multimask_output)[1]
+
 
 def decode_in_steps(
-    batch: int, step: int, decode_step: Callable[[slice], tuple[np.ndarray, np.ndarray]]
-) -> tuple[np.ndarray, np.ndarray]:
+    batch: int, step: int, decode_step: Callable[[slice], Sequence[np.ndarray]]
+) -> tuple[np.ndarray, ...]:
     """Run ``decode_step`` on the prompts ``slice``s of a batch, ``step`` prompts at a time, into
-    outputs allocated once: logits [batch, M, H, W] and IoU [batch, M] float32 (no copies
-    that grow with the batch, whose pages dominate a large batch's cost otherwise)."""
-    logits = iou = None  # allocated when the first step gives M, H, W
+    outputs allocated once: each of its outputs (logits [part, M, H, W] and IoU [part, M], or IoU
+    alone) gathered into float32 [batch, ...] (no copies that grow with the batch, whose pages
+    dominate a large batch's cost otherwise)."""
+    outputs: tuple[np.ndarray, ...] = ()  # allocated when the first step gives the shapes
     for start in range(0, batch, step):
         part = slice(start, min(start + step, batch))
-        step_logits, step_iou = decode_step(part)
-        if logits is None:
-            logits = np.empty((batch, *step_logits.shape[1:]), np.float32)
-            iou = np.empty((batch, *step_iou.shape[1:]), np.float32)
-        logits[part], iou[part] = step_logits, step_iou
-    return logits, iou
+        results = decode_step(part)
+        if not outputs:
+            outputs = tuple(np.empty((batch, *r.shape[1:]), np.float32) for r in results)
+        for output, result in zip(outputs, results, strict=True):
+            output[part] = result
+    return outputs

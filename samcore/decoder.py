@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import numpy as np
 from samcore.backend import decode_in_steps
 from samcore.config import DecoderConfig, expected_shapes, infer_config
 from samcore.errors import InputError
-from samcore.inputs import check_embedding, check_prompts
+from samcore.inputs import Prompts, check_embedding, check_prompts, check_prompts_per_run
 from samcore.postprocess import binary_masks
 from samcore.registry import resolve
 from samcore.weights import default_weights_path, load_decoder_params, safetensors_dtype, validate
@@ -101,6 +102,7 @@ class Decoder:
         boxes: Any = None,
         mask_input: Any = None,
         multimask_output: bool = True,
+        prompts_per_run: int | None = None,
     ) -> DecoderOutput:
         """Decode B prompts against one image embedding.
 
@@ -110,7 +112,59 @@ class Decoder:
         0 background, 1 foreground, 2/3 box corners). boxes: float [B, 4] (x0, y0, x1, y1),
         same frame. mask_input: float [B, 1, 4h, 4w] logits of an earlier prediction.
         Returns logits [B, 3 or 1, 4h, 4w] and IoU predictions [B, 3 or 1].
+
+        prompts_per_run: ask the backend to run this many prompts together (a speed hint for
+        throughput callers, same results; None: the backend's choice, best for single clicks).
         """
+        embedding, prompts, frame = self._checked(image_embedding, point_coords, point_labels, boxes, mask_input)
+        with self._asking(prompts_per_run) as per_pass:
+            logits, iou = decode_in_steps(
+                prompts.batch,
+                per_pass,
+                lambda part: self.backend.decode(embedding, prompts.chunk(part.start, part.stop), multimask_output),
+            )
+        return DecoderOutput(logits, iou, frame)
+
+    def predict_iou(
+        self,
+        image_embedding: Any = None,
+        point_coords: Any = None,
+        point_labels: Any = None,
+        boxes: Any = None,
+        mask_input: Any = None,
+        multimask_output: bool = True,
+        prompts_per_run: int | None = None,
+    ) -> np.ndarray:
+        """``predict(...).iou_predictions`` float32 [B, 3 or 1] alone, for the same arguments.
+
+        On a backend with ``capabilities.iou_only`` (onnx) this skips the masks' upscaling,
+        about half of a prompt's work: callers that keep only well-scored masks (everything
+        mode) score every prompt first and ``predict`` masks for the ones they keep.
+        ``prompts_per_run``: as for ``predict``.
+        """
+        embedding, prompts, _ = self._checked(image_embedding, point_coords, point_labels, boxes, mask_input)
+        with self._asking(prompts_per_run) as per_pass:
+            (iou,) = decode_in_steps(
+                prompts.batch,
+                per_pass,
+                lambda part: (self.backend.decode_iou(embedding, prompts.chunk(part.start, part.stop),
+                                                      multimask_output),),
+            )
+        return iou
+
+    @contextlib.contextmanager
+    def _asking(self, prompts_per_run: int | None) -> Iterator[int]:
+        """The backend's ``requested_prompts_per_run`` for one call; yields the prompts per pass."""
+        self.backend.requested_prompts_per_run = prompts_per_run = check_prompts_per_run(prompts_per_run)
+        try:
+            yield max(PROMPTS_PER_PASS, prompts_per_run or 0)
+        finally:
+            self.backend.requested_prompts_per_run = None
+
+    def _checked(
+        self, image_embedding: Any, point_coords: Any, point_labels: Any, boxes: Any, mask_input: Any
+    ) -> tuple[np.ndarray, Prompts, tuple[int, int]]:
+        """The checked embedding (``set_image``'s when None), prompts and input frame (H, W)."""
         if image_embedding is None:
             if self._image is None:
                 raise InputError("image_embedding: expected an array, or an earlier set_image(), got None")
@@ -119,13 +173,7 @@ class Decoder:
             embedding = check_embedding(image_embedding, self.config.embed_dim)
         grid = embedding.shape[-2:]
         frame = self.config.frame_size(grid)
-        prompts = check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame)
-        logits, iou = decode_in_steps(
-            prompts.batch,
-            PROMPTS_PER_PASS,
-            lambda part: self.backend.decode(embedding, prompts.chunk(part.start, part.stop), multimask_output),
-        )
-        return DecoderOutput(logits, iou, frame)
+        return embedding, check_prompts(point_coords, point_labels, boxes, mask_input, grid, frame), frame
 
     def __repr__(self) -> str:
         image = "none" if self._image is None else str(list(self._image.shape))

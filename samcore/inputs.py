@@ -102,6 +102,15 @@ def _integer_labels(labels: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def check_prompts_per_run(prompts_per_run: Any) -> int | None:
+    """``prompts_per_run`` (``Decoder.predict``'s speed hint): None or an integer >= 1."""
+    if prompts_per_run is None:
+        return None
+    if isinstance(prompts_per_run, bool) or not isinstance(prompts_per_run, (int, np.integer)) or prompts_per_run < 1:
+        raise InputError(f"prompts_per_run: expected None or an integer >= 1, got {prompts_per_run!r}")
+    return int(prompts_per_run)
+
+
 def check_embedding(image_embedding: Any, embed_dim: int) -> np.ndarray:
     """One image embedding, [1, C, h, w] or [C, h, w], as float32 [1, C, h, w]."""
     name = "image_embedding"

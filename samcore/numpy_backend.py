@@ -42,7 +42,7 @@ class NumpyBackend(Backend):
     def decode(
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The fast formulation, ``PROMPTS_PER_STEP`` prompts at a time."""
+        """The fast formulation, ``requested_prompts_per_run`` (else ``PROMPTS_PER_STEP``) prompts at a time."""
         features = self._features_of(image_embedding)
         coords, labels = prompts.labelled_points()
 
@@ -50,4 +50,4 @@ class NumpyBackend(Backend):
             mask = None if prompts.mask_input is None else prompts.mask_input[part]
             return decode_fast(self.params, self.config, features, coords[part], labels[part], mask, multimask_output)
 
-        return decode_in_steps(prompts.batch, PROMPTS_PER_STEP, step)
+        return decode_in_steps(prompts.batch, self.requested_prompts_per_run or PROMPTS_PER_STEP, step)

@@ -91,6 +91,7 @@ def test_progress_bar_on_request(tiny_sam, capsys) -> None:
         (dict(points_per_batch=0), "points_per_batch"),
         (dict(points_per_side=0), "points_per_side"),
         (dict(crop_n_layers=-1), "crop_n_layers"),
+        (dict(prompts_per_run=0), "prompts_per_run"),
     ],
 )
 def test_bad_arguments_name_themselves(tiny_sam, kwargs, named) -> None:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from samcore.backend import FLOAT32_TOLERANCE, Availability, Tolerance, decode_in_steps
+from samcore.backend import FLOAT32_TOLERANCE, Availability, Capabilities, Tolerance, decode_in_steps
 from samcore.config import DecoderConfig
 from samcore.extras import pip_hint
 from samcore.graph_backend import GraphBackend
@@ -82,6 +82,7 @@ class OnnxBackend(GraphBackend):
         "float32": FLOAT32_TOLERANCE,
         "int8": {"low_res_logits": Tolerance(0.2, 0.05), "iou_predictions": FLOAT32_TOLERANCE["iou_predictions"]},
     }
+    capabilities = Capabilities(iou_only=True)
     auto_priority = 30
     opset = 17
 
@@ -101,6 +102,7 @@ class OnnxBackend(GraphBackend):
         super().__init__(params, config, device, dtype)
         #: Prompts per run of a per-prompt graph (None: the whole batch, as on a GPU).
         self.prompts_per_run: int | None = CPU_PROMPTS_PER_RUN if device == "cpu" else None
+        self._iou_sessions: dict[tuple, Any] = {}
 
     def image_session(self, grid: tuple[int, int]) -> Any:
         """The per-image graph's session for a grid: embedding [1, C, h, w] -> features."""
@@ -109,6 +111,20 @@ class OnnxBackend(GraphBackend):
     def decode_session(self, grid: tuple[int, int], with_mask_input: bool, multimask_output: bool) -> Any:
         """The per-prompt graph's session for a grid and mask / multimask setting."""
         return self.handle((tuple(grid), with_mask_input, multimask_output))
+
+    def iou_session(self, grid: tuple[int, int], with_mask_input: bool, multimask_output: bool) -> Any:
+        """``decode_session``'s graph cut to its IoU output (``samcore_onnx.iou_only``), made once."""
+        import onnxruntime
+
+        from samcore_onnx.iou_only import iou_only_model
+
+        key = (tuple(grid), with_mask_input, multimask_output)
+        self.decode_session(*key)  # its file, exported on a cache miss
+        with self.lock:
+            if key not in self._iou_sessions:
+                self._iou_sessions[key] = onnxruntime.InferenceSession(
+                    iou_only_model(self.model_files()[key]), session_options(), providers=providers_for(self.device))
+            return self._iou_sessions[key]
 
     @staticmethod
     def _settings(key: tuple) -> tuple[tuple[int, int], dict[str, bool], int]:
@@ -159,10 +175,21 @@ class OnnxBackend(GraphBackend):
         self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
     ) -> tuple[np.ndarray, np.ndarray]:
         """Gather points on the host, then run the per-prompt graph ``prompts_per_run`` prompts at a time."""
+        return self._run_prompts(self.decode_session, image_embedding, prompts, multimask_output)
+
+    def decode_iou(self, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool) -> np.ndarray:
+        """``decode``'s IoU [B, M] from the per-prompt graph cut to its IoU output (no mask upscaling)."""
+        return self._run_prompts(self.iou_session, image_embedding, prompts, multimask_output)[0]
+
+    def _run_prompts(
+        self, session_for: Any, image_embedding: np.ndarray, prompts: Prompts, multimask_output: bool
+    ) -> tuple[np.ndarray, ...]:
+        """The outputs of ``session_for(grid, with mask input, multimask)`` for the prompts, run
+        ``requested_prompts_per_run`` (else ``prompts_per_run``) prompts at a time."""
         coords, labels = prompts.labelled_points()
         mask = prompts.mask_input
         image = self.image_inputs(image_embedding, mask is not None)
-        session = self.decode_session(image_embedding.shape[-2:], mask is not None, multimask_output)
+        session = session_for(image_embedding.shape[-2:], mask is not None, multimask_output)
 
         def run(part: slice) -> list[np.ndarray]:
             feed = {"point_coords": coords[part], "point_labels": labels[part], **image}
@@ -170,4 +197,5 @@ class OnnxBackend(GraphBackend):
                 feed["mask_input"] = mask[part]
             return session.run(None, feed)
 
-        return decode_in_steps(prompts.batch, self.prompts_per_run or prompts.batch, run)
+        step = self.requested_prompts_per_run or self.prompts_per_run or prompts.batch
+        return decode_in_steps(prompts.batch, step, run)

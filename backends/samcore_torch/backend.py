@@ -150,7 +150,8 @@ class TorchBackend(Backend):
         import torch
 
         coords, labels = prompts.labelled_points()
-        step = CPU_PROMPTS_PER_STEP if self._device.type == "cpu" else max(prompts.batch, 1)
+        step = self.requested_prompts_per_run or (
+            CPU_PROMPTS_PER_STEP if self._device.type == "cpu" else max(prompts.batch, 1))
         with torch.inference_mode():
             features = self._features(image_embedding)
 

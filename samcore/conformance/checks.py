@@ -85,6 +85,18 @@ def check_single_mask_is_token_zero(backend: str, recipe: CaseRecipe) -> None:
                       snippet)
 
 
+def check_iou_only_matches_decode(backend: str, recipe: CaseRecipe) -> None:
+    """``predict_iou`` (the backend's ``decode_iou``) gives ``predict``'s IoU predictions, with
+    and without ``multimask_output``."""
+    case, port = recipe.build(), decoder(backend, recipe.config)
+    tolerance = port.backend.tolerances["float32"]["iou_predictions"]
+    for multimask in (False, True):
+        kwargs = case.kwargs() | {"multimask_output": multimask}
+        snippet = recipe.snippet(backend) + f"# predict_iou against predict, multimask_output={multimask}\n"
+        assert_within("iou_predictions", port.predict_iou(**kwargs), port.predict(**kwargs).iou_predictions,
+                      tolerance, snippet)
+
+
 def check_deterministic(backend: str, recipe: CaseRecipe) -> None:
     """The same call twice gives bit-identical outputs."""
     case, port = recipe.build(), decoder(backend, recipe.config)

@@ -55,6 +55,10 @@ def test_single_mask_is_token_zero(samcore_backend: str) -> None:
     _run(checks.check_single_mask_is_token_zero, samcore_backend, "tiny", 10)
 
 
+def test_iou_only_matches_decode(samcore_backend: str) -> None:
+    _run(checks.check_iou_only_matches_decode, samcore_backend, "tiny", 10)
+
+
 def test_deterministic(samcore_backend: str) -> None:
     _run(checks.check_deterministic, samcore_backend, "tiny", 5)
 

@@ -37,8 +37,11 @@ class Candidates:
         return Candidates(*(getattr(self, f.name)[keep] for f in dataclasses.fields(self)))
 
     @classmethod
-    def concat(cls, parts: Sequence[Candidates]) -> Candidates:
-        """All parts' candidates, in order."""
+    def concat(cls, parts: Sequence[Candidates], crop_size: tuple[int, int]) -> Candidates:
+        """All parts' candidates, in order (none: no candidates of a crop of ``crop_size`` (h, w))."""
+        if not parts:
+            return cls(np.zeros(0, np.float32), np.zeros(0, np.float32), np.zeros((0, 4), np.int64),
+                       np.zeros((0, 2)), np.zeros((0, (crop_size[0] * crop_size[1] + 7) // 8), np.uint8))
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
 
 
@@ -95,7 +98,4 @@ def filter_batch(
                 np.packbits(masks.reshape(len(masks), crop_size[0] * crop_size[1]), axis=1),
             )
         )
-    if not parts:
-        return Candidates(iou[:0], iou[:0], np.zeros((0, 4), np.int64), points[:0],
-                          np.zeros((0, (crop_size[0] * crop_size[1] + 7) // 8), np.uint8))
-    return Candidates.concat(parts)
+    return Candidates.concat(parts, crop_size)

@@ -3,7 +3,9 @@
 The same algorithm, parameters and records as Meta's ``SamAutomaticMaskGenerator``,
 run on samcore's fast decode path: each crop is encoded once, its grid of points is
 decoded ``points_per_batch`` prompts per ``Decoder.predict`` call, and the filtering
-is vectorised (see ``samcore.everything.candidates``).
+is vectorised (see ``samcore.everything.candidates``). On a backend that scores prompts
+without upscaling their masks (``Decoder.predict_iou``), a batch is scored first and only
+the prompts with a mask past ``pred_iou_thresh`` have their masks decoded.
 """
 
 from __future__ import annotations
@@ -23,7 +25,13 @@ from samcore.everything.nms import batched_nms, box_area
 from samcore.everything.records import OUTPUT_MODES, make_records
 from samcore.everything.regions import remove_small_regions, require_scipy
 from samcore.extras import pip_hint
+from samcore.inputs import check_prompts_per_run
 from samcore.transforms import apply_coords
+
+#: Prompts the decoder's backend is asked to run together (``Decoder.predict``'s speed hint):
+#: on a shared CPU, fewer and larger runs wait less for each other's threads (docs/benchmarks.md,
+#: "Everything mode"); memory grows with it (~30 MB a prompt at ViT-B size).
+PROMPTS_PER_RUN = 16
 
 #: Runs with at least this many prompts show a progress bar (when tqdm is installed
 #: and stderr is a terminal), unless ``progress`` says otherwise.
@@ -90,6 +98,7 @@ class MaskGenerator:
         min_mask_region_area: int = 0,
         output_mode: str = "binary_mask",
         progress: bool | None = None,
+        prompts_per_run: int | None = PROMPTS_PER_RUN,
     ) -> None:
         """``predictor_or_weights``: a ``samcore.Predictor`` (with its image encoder) or a
         weights path for ``Predictor.from_weights``. The other parameters are Meta's:
@@ -99,6 +108,8 @@ class MaskGenerator:
         ``min_mask_region_area`` pixels (> 0: fill small holes, drop small islands; needs
         SciPy), ``output_mode`` "binary_mask", "uncompressed_rle" or "coco_rle".
         ``progress``: show a progress bar (tqdm); None: on long runs in a terminal.
+        ``prompts_per_run``: prompts the decoder's backend runs together (``Decoder.predict``'s
+        speed hint; None: the backend's choice, made for single clicks).
         """
         if (points_per_side is None) == (point_grids is None):
             raise InputError("points_per_side, point_grids: expected exactly one of them, got "
@@ -130,6 +141,7 @@ class MaskGenerator:
         self.min_mask_region_area = min_mask_region_area
         self.output_mode = output_mode
         self.progress = progress
+        self.prompts_per_run = check_prompts_per_run(prompts_per_run)
 
     def generate(self, image: np.ndarray) -> list[dict[str, Any]]:
         """Masks of a uint8 RGB image [H, W, 3]: one dict per mask with Meta's keys
@@ -178,18 +190,32 @@ class MaskGenerator:
         for start in range(0, len(points), self.points_per_batch):
             batch = points[start : start + self.points_per_batch]
             coords = apply_coords(batch, crop_size, max(frame))[:, None, :]
-            out = decoder.predict(point_coords=coords, point_labels=np.ones((len(batch), 1), np.int64))
-            parts.append(filter_batch(
-                out.low_res_logits, out.iou_predictions, batch, crop_size, frame, crop_box, image.shape[:2],
-                self.pred_iou_thresh, self.stability_score_thresh, self.stability_score_offset,
-            ))
+            kept = self._prompts_to_decode(decoder, coords)
+            if len(kept):
+                out = decoder.predict(point_coords=coords[kept], point_labels=np.ones((len(kept), 1), np.int64),
+                                      prompts_per_run=self.prompts_per_run)
+                parts.append(filter_batch(
+                    out.low_res_logits, out.iou_predictions, batch[kept], crop_size, frame, crop_box,
+                    image.shape[:2], self.pred_iou_thresh, self.stability_score_thresh, self.stability_score_offset,
+                ))
             if bar is not None:
                 bar.update(len(batch))
-        data = Candidates.concat(parts)
+        data = Candidates.concat(parts, crop_size)
         data = data.take(batched_nms(data.boxes, data.iou, np.zeros(len(data.iou)), self.box_nms_thresh))
         data.boxes = uncrop_boxes_xyxy(data.boxes, crop_box)
         data.points = uncrop_points(data.points, crop_box)
         return data
+
+    def _prompts_to_decode(self, decoder: Any, coords: np.ndarray) -> np.ndarray:
+        """Indices of the prompts (points [P, 1, 2] in the frame) whose masks are to be decoded:
+        all, or, where the backend scores without upscaling masks (``capabilities.iou_only``),
+        those with a mask whose predicted IoU passes ``pred_iou_thresh``. Meta drops the
+        others' masks before anything else, so skipping their upscaling changes no result."""
+        if self.pred_iou_thresh <= 0.0 or not decoder.backend.capabilities.iou_only:
+            return np.arange(len(coords))
+        iou = decoder.predict_iou(point_coords=coords, point_labels=np.ones((len(coords), 1), np.int64),
+                                  prompts_per_run=self.prompts_per_run)
+        return np.flatnonzero((iou > self.pred_iou_thresh).any(axis=1))
 
     def _remove_small_regions(self, masks: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """Meta's ``postprocess_small_regions``: fill small holes, drop small islands, then
