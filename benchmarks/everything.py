@@ -96,11 +96,11 @@ def _meta_generator(params, config, kwargs, decoded):
     return generator, "torch (Meta's modules)"
 
 
-def run_one(side: str, setting: str, points_per_side: int, prompts_per_run: int | None) -> dict:
+def run_one(side: str, setting: str, points_per_side: int, prompts_per_run: int | None, thresholds: dict) -> dict:
     """One generate() in this process: seconds, masks, peak RSS, prompts whose masks were decoded."""
     config = PRESETS["sam_vit_b"]
     params = random_params(config, seed=0)
-    kwargs = dict(points_per_side=points_per_side, **THRESHOLDS, **SETTINGS[setting])
+    kwargs = dict(points_per_side=points_per_side, **thresholds, **SETTINGS[setting])
     decoded = []
     if side == "samcore":
         generator, backend = _samcore_generator(params, config, kwargs | {"prompts_per_run": prompts_per_run}, decoded)
@@ -140,20 +140,26 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=list(SETTINGS), help="settings to run")
     parser.add_argument("--prompts-per-run", type=int, default=PROMPTS_PER_RUN,
                         help="samcore's MaskGenerator(prompts_per_run=); 0: the backend's choice")
+    parser.add_argument("--pred-iou-thresh", type=float, default=THRESHOLDS["pred_iou_thresh"],
+                        help="both generators' pred_iou_thresh; 0: every prompt's masks are decoded (no prompt "
+                        "is skipped by samcore's scoring first: its worst case)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds a run may take before it is stopped")
     parser.add_argument("--json", default="benchmarks/results/everything.json")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    thresholds = THRESHOLDS | {"pred_iou_thresh": args.pred_iou_thresh}
     if args.child:
-        print(json.dumps(run_one(args.child[0], args.child[1], args.points_per_side, args.prompts_per_run or None)))
+        print(json.dumps(run_one(args.child[0], args.child[1], args.points_per_side, args.prompts_per_run or None,
+                                 thresholds)))
         return
     results = {}
     for setting in args.only:
         runs = {"samcore": [], "meta": []}
         for r in range(args.rounds):
             for side in ("samcore", "meta"):
-                cmd = [sys.executable, __file__, "--points-per-side", str(args.points_per_side), "--prompts-per-run",
-                       str(args.prompts_per_run), "--child", side, setting]
+                cmd = [sys.executable, __file__, "--points-per-side", str(args.points_per_side),
+                       "--prompts-per-run", str(args.prompts_per_run), "--pred-iou-thresh", str(args.pred_iou_thresh),
+                       "--child", side, setting]
                 try:
                     done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=args.timeout)
                 except subprocess.TimeoutExpired:
@@ -169,14 +175,14 @@ def main() -> None:
         results[setting] = {"runs": runs, "speedup_per_round": ratios,
                             "speedup_median": statistics.median(ratios) if ratios else None}
     print(f"\n{args.points_per_side}x{args.points_per_side} points, {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} image, "
-          f"ViT-B decoder (random weights), encoder excluded, {THRESHOLDS}, samcore prompts_per_run="
+          f"ViT-B decoder (random weights), encoder excluded, {thresholds}, samcore prompts_per_run="
           f"{args.prompts_per_run or 'backend'}")
     print("| setting | samcore s (median) | Meta s (median) | speed-up, median of rounds (min-max) | masks "
           "samcore / Meta | prompts decoded by samcore / all | peak RSS MB samcore / Meta (rise during generate) |")
     print("|---|---|---|---|---|---|---|")
     for setting, res in results.items():
         print(_row(setting, res, args.timeout))
-    fields = {"image_size": IMAGE_SIZE, "points_per_side": args.points_per_side, "thresholds": THRESHOLDS,
+    fields = {"image_size": IMAGE_SIZE, "points_per_side": args.points_per_side, "thresholds": thresholds,
               "settings": SETTINGS, "prompts_per_run": args.prompts_per_run or None, "results": results}
     write_record(args.json, int(os.environ.get("OMP_NUM_THREADS", os.cpu_count())), sgemm_gflops(), fields)
 
