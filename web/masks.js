@@ -87,7 +87,12 @@ function uniformRuns(logits, lowW, first, last) {
 }
 
 // mask[target + x] for x in [from, to): the row taps (index r*, weight w*) on the x-resized rows.
+// Most rows have 2 taps: a last tap of weight 0 adds nothing to a finite sum, so it is skipped.
 function threshold(mask, wide, target, [r0, r1, r2], [w0, w1, w2], from, to) {
+  if (w2 === 0) {
+    for (let x = from; x < to; x++) mask[target + x] = w0 * wide[r0 + x] + w1 * wide[r1 + x] > 0 ? 1 : 0;
+    return;
+  }
   for (let x = from; x < to; x++) mask[target + x] = w0 * wide[r0 + x] + w1 * wide[r1 + x] + w2 * wide[r2 + x] > 0 ? 1 : 0;
 }
 

@@ -4,6 +4,9 @@
 import * as ort from "/ort/ort.wasm.min.mjs";
 import { maskAtImageSize } from "/masks.js";
 
+// A failure ends the run at once (benchmarks/web.py waits for the result or this title).
+for (const event of ["error", "unhandledrejection"]) addEventListener(event, () => { document.title = "error"; });
+
 const config = await (await fetch("/config.json")).json();
 ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
 ort.env.wasm.numThreads = config.threads;
