@@ -14,6 +14,7 @@
 const TAPS = 3;
 const MIN_RUN = 4; // shorter runs of one sign are computed: filling them saves less than it costs
 const cache = new Map();
+let scratch = new Float32Array(0); // maskAtImageSize's x-resized rows, kept between calls
 
 // Bilinear resize of one axis (inSize -> outSize, half-pixel, edges clamped): 2 taps per output.
 function bilinear(inSize, outSize) {
@@ -101,8 +102,9 @@ function threshold(mask, wide, target, [r0, r1, r2], [w0, w1, w2], from, to) {
 export function maskAtImageSize(logits, [lowH, lowW], frame, input, [H, W]) {
   const rows = axisTaps(lowH, frame[0], input[0], H);
   const cols = axisTaps(lowW, frame[1], input[1], W);
-  const wide = new Float32Array(lowH * W); // the low-res rows the image's rows use, resized along x
   const used = rows.index.reduce((top, index) => Math.max(top, index), 0) + 1;
+  if (scratch.length < used * W) scratch = new Float32Array(used * W);
+  const wide = scratch; // the low-res rows the image's rows use, resized along x
   for (let y = 0; y < used; y++) {
     const source = y * lowW;
     const target = y * W;
