@@ -9,7 +9,7 @@
 // uses is resized along x (a thin pass); then, per output row, the low-res columns are classed
 // by the sign of the logits on the rows that output row uses, the output columns whose taps all
 // fall in one class's run are filled, and only the others (near a sign change) are computed: the
-// same mask as computing every pixel, much less work for a smooth mask.
+// same mask as computing every pixel (for finite logits), much less work for a smooth mask.
 
 const TAPS = 3;
 const MIN_RUN = 4; // shorter runs of one sign are computed: filling them saves less than it costs
