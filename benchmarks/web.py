@@ -18,7 +18,9 @@ decode and the mask at the image's size thresholded into a Uint8Array (what the 
 overlays): samcore's low-res mask resized by the page's web/masks.js, Meta's in its graph.
 Load: fetch + session creation. First click: the first decode after the session exists,
 after the per-image graph for samcore. Masks of the first round are compared with
-samcore's Python decoder (IoU). Prints a table and writes JSON.
+samcore's Python decoder (IoU). Then the page's resize alone, on a decoded mask (noisy: the
+weights are random) and on a smooth one (a disc, what trained weights give): masks.js fills
+the runs of one sign, so its cost depends on the mask. Prints a table and writes JSON.
 
     python benchmarks/web.py [--threads 2] [--clicks 8] [--rounds 5] [--json PATH]
 """
@@ -213,6 +215,9 @@ def main() -> None:
               f"{r['click_median_ms']:.1f} ({r['decode_median_ms']:.1f}) | "
               f"{meta['click_median_ms'] / r['click_median_ms']:.2f} | "
               f"{min(r['iou_to_python']):.4f} |")
+    resize = record["resize"]
+    print(f"web/masks.js alone, low-res mask to {ORIGINAL[0]} x {ORIGINAL[1]}, median ms: the decoder's mask (random "
+          f"weights: noisy) {resize['decoder_mask_ms']:.1f}, a smooth mask (a disc) {resize['smooth_mask_ms']:.1f}")
     record.update(load_average=os.getloadavg(), clicks=args.clicks, rounds=args.rounds, original=ORIGINAL)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(record, indent=1))

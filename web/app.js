@@ -14,7 +14,9 @@ const COLORS = { mask: [236, 64, 122, 140], preview: [255, 193, 7, 120] };
 
 const $ = (id) => document.getElementById(id);
 const canvas = $("canvas");
-const context = canvas.getContext("2d", { willReadFrequently: true });
+const context = canvas.getContext("2d");
+const overlay = document.createElement("canvas"); // the mask in its colour, composited onto the image
+const overlayContext = overlay.getContext("2d");
 
 const state = {
   model: null, // GET /v1/models entry
@@ -108,8 +110,8 @@ async function chooseImage(file) {
   const imageFeatures = await state.imageSession.run(
     { image_embedding: new ort.Tensor("float32", embedding.features, embedding.dims) });
   Object.assign(state, { image, embedding, imageFeatures, points: [], box: null, mask: null, preview: null });
-  canvas.width = image.width;
-  canvas.height = image.height;
+  canvas.width = overlay.width = image.width;
+  canvas.height = overlay.height = image.height;
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   setStatus(`Encoded ${image.width}x${image.height} in ${seconds} s (cache ${response.headers.get("X-Cache")}). `
     + "Hover, click, shift-click or drag.");
@@ -181,17 +183,14 @@ function draw() {
   context.drawImage(state.image, 0, 0);
   const mask = state.preview || state.mask;
   if (mask) {
-    const [r, g, b, a] = state.preview ? COLORS.preview : COLORS.mask;
-    const overlay = context.getImageData(0, 0, canvas.width, canvas.height);
-    const pixels = overlay.data;
-    for (let i = 0; i < mask.length; i++) {
-      if (!mask[i]) continue;
-      const j = 4 * i;
-      pixels[j] = (pixels[j] * (255 - a) + r * a) / 255;
-      pixels[j + 1] = (pixels[j + 1] * (255 - a) + g * a) / 255;
-      pixels[j + 2] = (pixels[j + 2] * (255 - a) + b * a) / 255;
-    }
-    context.putImageData(overlay, 0, 0);
+    // the colour (alpha a) where the mask is 1, transparent elsewhere, drawn over the image: no
+    // read-back of the canvas
+    const pixels = new ImageData(canvas.width, canvas.height);
+    const words = new Uint32Array(pixels.data.buffer);
+    const color = new Uint32Array(Uint8ClampedArray.from(state.preview ? COLORS.preview : COLORS.mask).buffer)[0];
+    for (let i = 0; i < mask.length; i++) if (mask[i]) words[i] = color;
+    overlayContext.putImageData(pixels, 0, 0);
+    context.drawImage(overlay, 0, 0);
   }
   const scale = canvas.width / canvas.getBoundingClientRect().width || 1;
   for (const p of state.points) {

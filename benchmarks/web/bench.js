@@ -4,6 +4,9 @@
 import * as ort from "/ort/ort.wasm.min.mjs";
 import { maskAtImageSize } from "/masks.js";
 
+// A failure ends the run at once (benchmarks/web.py waits for the result or this title).
+for (const event of ["error", "unhandledrejection"]) addEventListener(event, () => { document.title = "error"; });
+
 const config = await (await fetch("/config.json")).json();
 ort.env.wasm.wasmPaths = new URL("/ort/", location.href).href;
 ort.env.wasm.numThreads = config.threads;
@@ -84,5 +87,21 @@ for (let round = 0; round < config.rounds; round++) {
     }
   }
 }
-window.benchmark = { threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated, results };
+// The page's resize alone (median ms of 20): on the first samcore variant's low-res mask of the
+// first click (random weights: a noisy mask) and on a smooth one (a disc, as trained weights give).
+function resizeMs(logits, dims) {
+  const times = [];
+  for (let i = 0; i < 20; i++) {
+    const started = performance.now();
+    maskAtImageSize(logits, dims, config.frame, config.input, config.original);
+    times.push(performance.now() - started);
+  }
+  return times.sort((a, b) => a - b)[10];
+}
+const samcore = variants.find((variant) => variant.kind === "samcore");
+const lowRes = (await samcore.prompt.run(feeds(samcore, config.clicks[0]))).low_res_masks;
+const [lowH, lowW] = lowRes.dims.slice(2);
+const disc = Float32Array.from({ length: lowH * lowW }, (_, i) => 60 - Math.hypot(Math.floor(i / lowW) - 100, (i % lowW) - 128));
+const resize = { decoder_mask_ms: resizeMs(lowRes.data, [lowH, lowW]), smooth_mask_ms: resizeMs(disc, [lowH, lowW]) };
+window.benchmark = { threads: ort.env.wasm.numThreads, isolated: self.crossOriginIsolated, results, resize };
 document.getElementById("log").textContent = "done";

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -26,6 +26,7 @@ def decode_fast(
     mask_input: np.ndarray | None,
     multimask_output: bool | None,
     token_mask: np.ndarray | None = None,
+    select: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``spec.decode`` for labelled points (``Prompts.labelled_points``: coords [B, N, 2],
     labels [B, N], N >= 0) and optional mask input [B, 1, 4h, 4w] on one image's
@@ -34,6 +35,10 @@ def decode_fast(
 
     ``token_mask`` [B, N] float32 (1 a real token, 0 a filler; None: all real): the result
     is the spec's for the real tokens alone (fillers are never attended to).
+
+    ``select``: (hypernetwork weights [B, M, C/8], IoU [B, M]) -> the chosen masks' (same
+    shapes, M' masks), applied before the upscaled product so that only those are computed
+    (a graph's single-mask choice: ``samcore.graph.builders.web_graphs``).
     """
     _, c, h, w = features.embedding.shape
     batch = point_coords.shape[0]
@@ -55,6 +60,7 @@ def decode_fast(
     hs, _, updates = transformer(params, features, image, block0, tokens, config, key_bias, wanted)
     hyper = np.stack([mlp(params, f"{D}output_hypernetworks_mlps.{i}", hs[:, 1 + k]) for k, i in enumerate(chosen)],
                      axis=1)
-    logits = upscaled_logits(params, config, base, updates, hyper, (h, w))
     iou = mlp(params, f"{D}iou_prediction_head", hs[:, 0])[:, list(chosen)]
-    return logits, iou
+    if select is not None:
+        hyper, iou = select(hyper, iou)
+    return upscaled_logits(params, config, base, updates, hyper, (h, w)), iou

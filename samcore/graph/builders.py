@@ -71,18 +71,19 @@ def samcore_graph(
 
 
 def _select_single_mask(masks: Traced, iou: Traced, coords: Traced) -> tuple[Traced, Traced]:
-    """``SamOnnxModel.select_masks``: token 0 when N > 2.5 points, else the best of tokens 1.. by IoU."""
+    """``SamOnnxModel.select_masks``: token 0 when N > 2.5 points, else the best of tokens 1.. by IoU.
+    masks [B, T, ...] (the masks or their hypernetwork weights), iou [B, T] -> [B, 1, ...], [B, 1]."""
     g = masks.graph
     num_tokens = iou._shape[1]
     num_points = Traced(g, g.dim_value(coords.shape[1]), np.int64, (1,)).astype(F32)
     reweight = np.array([[1000] + [0] * (num_tokens - 1)], F32)
     score = iou + (num_points - F32(2.5)) * reweight
     best = score._op("ArgMax", [score], np.int64, (iou._shape[0], 1), axis=1, keepdims=1)
-    b, _, mh, mw = masks.shape
-    index = best.reshape(b, 1, 1, 1)
-    index = index._op("Expand", [index, g.shape_value((b, 1, mh, mw))], shape=(b, 1, mh, mw))
+    b, _, *rest = masks.shape
+    index = best.reshape(b, 1, *[1] * len(rest))
+    index = index._op("Expand", [index, g.shape_value((b, 1, *rest))], shape=(b, 1, *rest))
     return (
-        masks._op("GatherElements", [masks, index], shape=(b, 1, mh, mw), axis=1),
+        masks._op("GatherElements", [masks, index], shape=(b, 1, *rest), axis=1),
         iou._op("GatherElements", [iou, best], shape=(b, 1), axis=1),
     )
 
@@ -270,9 +271,10 @@ def web_graphs(
     Per prompt: point_coords [B, N, 2] float32 (in the encoder's frame), point_labels
     [B, N] int64 (gathered: ``gather_point_prompts``), the per-image outputs (same names)
     -> Meta's single mask: low_res_masks [B, 1, 4h, 4w] (logits), iou_predictions [B, 1].
-    All T masks are decoded and one is chosen as ``SamOnnxModel`` chooses (token 0 for
-    more than 2.5 points, else the best of the others). The resize to the image's size is
-    the page's (web/masks.js): two thin passes there cost less than two Resize nodes.
+    One mask is chosen as ``SamOnnxModel`` chooses (token 0 for more than 2.5 points, else
+    the best of the others), before the upscaled product: only its logits are computed. The
+    resize to the image's size is the page's (web/masks.js): two thin passes there cost less
+    than two Resize nodes.
     """
     image = Graph(opset, emitters)
     image_params = _traced_weight(params, image)
@@ -284,8 +286,8 @@ def web_graphs(
     coords, labels, _ = prompt_inputs(prompt, ("B", "N"), np.int64)
     inputs = {name: prompt.input(name, value.dtype, value.shape) for name, value in per_image.items()}
     features = ImageFeatures(**inputs, embedding=_ShapeOnly((1, config.embed_dim, *grid)))
-    logits, iou = decode_fast(params, config, features, coords, labels, None, None)
-    masks, iou = _select_single_mask(logits, iou, coords)
+    masks, iou = decode_fast(params, config, features, coords, labels, None, None,
+                             select=lambda hyper, scores: _select_single_mask(hyper, scores, coords))
     prompt.output(masks, "low_res_masks")
     prompt.output(iou, "iou_predictions")
     return image, prompt
