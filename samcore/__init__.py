@@ -16,7 +16,7 @@ from samcore.embedding import Embedding
 from samcore.encoder import Encoder
 from samcore.errors import SamcoreError
 from samcore.everything import MaskGenerator
-from samcore.postprocess import binary_masks, postprocess_masks, stability_score
+from samcore.postprocess import binary_masks, binary_masks_with_stability, postprocess_masks, stability_score
 from samcore.predictor import Predictor
 from samcore.transforms import apply_boxes, apply_coords, preprocess_shape
 
@@ -37,6 +37,7 @@ __all__ = [
     "apply_boxes",
     "apply_coords",
     "binary_masks",
+    "binary_masks_with_stability",
     "postprocess_masks",
     "preprocess_shape",
     "stability_score",

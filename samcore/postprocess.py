@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from samcore.errors import InputError
-from samcore.fast.mask_resize import binary_masks_fast
+from samcore.fast.mask_resize import binary_masks_fast, masks_and_counts
 from samcore.inputs import check_image_size
 from samcore.spec.ops import linear_taps
 from samcore.transforms import preprocess_shape
@@ -84,6 +84,30 @@ def binary_masks(
     return binary_masks_fast(logits, original_size, frame_size, kept, threshold)
 
 
+def binary_masks_with_stability(
+    low_res_logits: np.ndarray,
+    original_size: tuple[int, int],
+    frame_size: tuple[int, int] = (1024, 1024),
+    mask_threshold: float = 0.0,
+    threshold_offset: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mask logits [..., 4h, 4w] -> (binary masks bool [..., H, W], stability scores float32 [...])
+    at the original image size (H, W): ``binary_masks`` and ``stability_score`` of
+    ``postprocess_masks``' logits, computed in one pass without the float masks (equal to
+    them except where a logit lies within float32 rounding of a threshold)."""
+    logits, original_size, frame_size, input_size = _checked(low_res_logits, original_size, frame_size)
+    kept = (min(input_size[0], frame_size[0]), min(input_size[1], frame_size[1]))
+    levels = (mask_threshold + threshold_offset, mask_threshold - threshold_offset)
+    masks, counts = masks_and_counts(logits, original_size, frame_size, kept, mask_threshold, levels)
+    return masks, _area_ratio(counts[..., 0], counts[..., 1])
+
+
+def _area_ratio(intersections: np.ndarray, unions: np.ndarray) -> np.ndarray:
+    """intersections / unions as float32; 0/0 is NaN, as in Meta's code."""
+    with np.errstate(invalid="ignore"):
+        return (intersections / unions).astype(np.float32)
+
+
 def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_offset: float = 1.0) -> np.ndarray:
     """IoU of the masks thresholded at ``t + offset`` and ``t - offset``: masks [..., H, W] -> [...].
 
@@ -91,5 +115,4 @@ def stability_score(masks: np.ndarray, mask_threshold: float = 0.0, threshold_of
     """
     intersections = (masks > (mask_threshold + threshold_offset)).sum(axis=(-1, -2), dtype=np.int64)
     unions = (masks > (mask_threshold - threshold_offset)).sum(axis=(-1, -2), dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        return (intersections / unions).astype(np.float32)
+    return _area_ratio(intersections, unions)

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from samcore import DecoderOutput, binary_masks, postprocess_masks, preprocess_shape
+from samcore import (
+    DecoderOutput,
+    binary_masks,
+    binary_masks_with_stability,
+    postprocess_masks,
+    preprocess_shape,
+    stability_score,
+)
 from samcore.errors import InputError
 from samcore.fast import mask_resize
 from samcore.fast.mask_resize import axis_matrix, bands, binary_masks_fast
@@ -154,3 +161,30 @@ def test_an_image_too_thin_for_the_frame_is_refused(call) -> None:
 def test_no_prompts_give_no_masks() -> None:
     masks = binary_masks(np.zeros((0, 3, 64, 64), np.float32), (50, 70), (256, 256))
     assert masks.shape == (0, 3, 50, 70) and masks.dtype == np.bool_
+
+
+@settings(max_examples=15, deadline=None)
+@given(original=sizes, frame=st.sampled_from(sorted(FRAMES)), seed=st.integers(0, 2**16),
+       offset=st.sampled_from([0.5, 1.0, 2.0]), smooth=st.booleans())
+def test_stability_in_one_pass_equals_the_spec(original, frame, seed, offset, smooth) -> None:
+    """``binary_masks_with_stability``: ``binary_masks`` and ``stability_score`` of the spec's
+    resized logits; each stability area may differ only by pixels within rounding of t +- offset."""
+    assume(0 not in preprocess_shape(original, frame))  # refused, as by binary_masks
+    low = FRAMES[frame]
+    rng = np.random.default_rng(seed)
+    logits = (rng.standard_normal((3, low, low)) * 4).astype(np.float32)
+    if smooth:  # blobs, as a trained decoder gives: most pixels far from the thresholds
+        yy, xx = np.mgrid[:low, :low] / low
+        logits = (8 * (0.3 - np.hypot(yy - rng.random(3)[:, None, None], xx - rng.random(3)[:, None, None])))
+        logits = logits.astype(np.float32)
+    masks, stability = binary_masks_with_stability(logits, original, (frame, frame), 0.0, offset)
+    spec = postprocess_masks(logits, original, (frame, frame))
+    np.testing.assert_array_equal(masks, binary_masks(logits, original, (frame, frame)))
+    margin = _rounding_margin(logits, offset)
+    near = sum((np.abs(spec - level) <= margin).sum(axis=(-1, -2)) for level in (offset, -offset))
+    assert near.max() <= max(8, spec[0].size // 1000)  # pixels whose area membership rounding may flip
+    expected = stability_score(spec, 0.0, offset)
+    slack = 2 * near / np.maximum((spec > -offset).sum(axis=(-1, -2)), 1)  # each flip moves a ratio by <= 2/union
+    both_nan = np.isnan(stability) & np.isnan(expected)
+    close = np.abs(stability - expected) <= slack + 1e-6
+    assert (both_nan | close).all(), (stability, expected)

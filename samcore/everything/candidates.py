@@ -2,9 +2,10 @@
 
 Predicted IoU is thresholded first, on the decoder's output, before any mask is
 upsampled (the score does not depend on the resize, so this is exact). The survivors'
-logits are then upsampled to the crop's size a few at a time (bounded memory), where
-the stability score, the binary mask and its box are computed, vectorised, exactly as
-Meta computes them at full resolution. Masks are kept bit-packed until NMS has
+logits are then resized to the crop's size a few at a time (bounded memory), strip by
+strip (``binary_masks_with_stability``: the binary mask and the stability score's two
+areas, as Meta computes them on the upsampled logits, without the float masks), then
+each mask's box. Masks are kept bit-packed until NMS has
 chosen the final ones, so no run-length encoding is spent on masks NMS drops.
 """
 
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from samcore.everything.boxes import batched_mask_to_box, is_box_near_crop_edge
-from samcore.postprocess import postprocess_masks, stability_score
+from samcore.postprocess import binary_masks_with_stability
 
-#: Upsampled logits held at once: at most this many float32 pixels (64 MB).
+#: Masks resized at once: at most this many pixels (bool masks, 16 MB).
 PIXELS_PER_CHUNK = 1 << 24
 
 
@@ -82,10 +83,9 @@ def filter_batch(
     orig_box = [0, 0, image_size[1], image_size[0]]
     for start in range(0, len(iou), chunk):
         part = slice(start, start + chunk)
-        logits = postprocess_masks(low_res[None, part], crop_size, frame)[0]
-        stability = stability_score(logits, 0.0, stability_score_offset)
-        keep = stability >= stability_score_thresh if stability_score_thresh > 0.0 else np.ones(len(logits), bool)
-        masks = logits[keep] > 0.0
+        masks, stability = binary_masks_with_stability(low_res[part], crop_size, frame, 0.0, stability_score_offset)
+        keep = stability >= stability_score_thresh if stability_score_thresh > 0.0 else np.ones(len(masks), bool)
+        masks = masks[keep]
         boxes = batched_mask_to_box(masks)
         inside = ~is_box_near_crop_edge(boxes, crop_box, orig_box)
         masks = masks[inside]

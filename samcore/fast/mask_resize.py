@@ -95,6 +95,23 @@ def binary_masks_fast(
     inputs are checked by the caller (``samcore.postprocess.binary_masks``).
     ``row_strip``, ``column_block``: band sizes (outputs per small GEMM), for benchmarks.
     """
+    return masks_and_counts(logits, original_size, frame_size, kept_size, threshold, (), row_strip, column_block)[0]
+
+
+def masks_and_counts(
+    logits: np.ndarray,
+    original_size: tuple[int, int],
+    frame_size: tuple[int, int],
+    kept_size: tuple[int, int],
+    threshold: float,
+    count_above: tuple[float, ...],
+    row_strip: int = ROW_STRIP,
+    column_block: int = COLUMN_BLOCK,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``binary_masks_fast``'s masks bool [..., H, W], and for each level of ``count_above``
+    the number of pixels whose resized logit exceeds it: int64 [..., len(count_above)]
+    (``(postprocess_masks(...) > level).sum((-1, -2))``, e.g. a stability score's two
+    areas), from the same strips of resized logits while they are in cache."""
     *lead, low_h, low_w = logits.shape
     height, width = original_size
     flat = logits.reshape(-1, low_h, low_w)
@@ -102,6 +119,7 @@ def binary_masks_fast(
     column_bands = bands(low_w, frame_size[1], kept_size[1], width, column_block)
     used = row_bands[-1].low_stop  # the image's last row reads the last low-res row it needs
     masks = np.empty((len(flat), height, width), bool)
+    counts = np.zeros((len(flat), len(count_above)), np.int64)
     group = max(1, STRIP_BYTES // (4 * row_strip * width))  # masks at once, so a strip of rows stays in cache
     wide = np.empty((min(group, len(flat)), used, width), np.float32)  # the used low-res rows, resized along x
     strip = np.empty((len(wide), row_strip, width), np.float32)
@@ -115,4 +133,6 @@ def binary_masks_fast(
             rows = strip[:count, : band.stop - band.start]
             np.matmul(band.weights, wide[:count, band.low_start : band.low_stop], out=rows)
             np.greater(rows, threshold, out=masks[part, band.start : band.stop])
-    return masks.reshape(*lead, height, width)
+            for level, above in enumerate(count_above):
+                counts[part, level] += np.count_nonzero(rows > above, axis=(1, 2))
+    return masks.reshape(*lead, height, width), counts.reshape(*lead, len(count_above))
