@@ -26,6 +26,36 @@ def official_torch_runner(sam) -> Callable[[np.ndarray, np.ndarray, np.ndarray],
     return run
 
 
+def meta_onnx(sam, original_size: tuple[int, int], single_mask: bool, resize: bool = True) -> bytes:
+    """Meta's SamOnnxModel serialised as scripts/export_onnx_model.py writes it (legacy
+    exporter, opset 17, a dynamic number of points; ``single_mask``: its --return-single-mask),
+    traced at ``original_size`` (PyPI's SamOnnxModel bakes the traced orig_im_size into its
+    crop, so trace at the size it runs at). ``resize=False``: its resize to the image's size
+    left out, the decoder's 4 low-res masks returned (``single_mask`` ignored)."""
+
+    class DecoderOnly(onnx_utils.SamOnnxModel):
+        def mask_postprocessing(self, masks, orig_im_size):
+            return masks
+
+    model = onnx_utils.SamOnnxModel(sam, single_mask) if resize else DecoderOnly(sam, return_single_mask=False)
+    c, (h, w) = sam.prompt_encoder.embed_dim, sam.prompt_encoder.image_embedding_size
+    inputs = {
+        "image_embeddings": torch.randn(1, c, h, w),
+        "point_coords": torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
+        "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
+        "mask_input": torch.randn(1, 1, 4 * h, 4 * w),
+        "has_mask_input": torch.tensor([1.0]),
+        "orig_im_size": torch.tensor(original_size, dtype=torch.float),
+    }
+    buffer = io.BytesIO()
+    torch.onnx.export(
+        model, tuple(inputs.values()), buffer, input_names=list(inputs), opset_version=17, dynamo=False,
+        output_names=["masks", "iou_predictions", "low_res_masks"],
+        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
+    )
+    return buffer.getvalue()
+
+
 def official_onnx_runner(
     sam, threads: int, original_size: tuple[int, int] | None = None, single_mask: bool = False
 ) -> Callable[[np.ndarray, np.ndarray, np.ndarray], list[np.ndarray]]:
@@ -38,34 +68,12 @@ def official_onnx_runner(
     thresholded at 0 in NumPy as an app does."""
     import onnxruntime
 
-    class DecoderOnly(onnx_utils.SamOnnxModel):
-        def mask_postprocessing(self, masks, orig_im_size):
-            return masks
-
-    if original_size is None:
-        model = DecoderOnly(sam, return_single_mask=False)
-    else:
-        model = onnx_utils.SamOnnxModel(sam, return_single_mask=single_mask)
-    # PyPI's SamOnnxModel bakes the traced orig_im_size into its crop: trace at the size it runs at
     size = np.array(original_size or (1500, 2250), np.float32)
-    c, grid = sam.prompt_encoder.embed_dim, sam.prompt_encoder.image_embedding_size[0]
-    inputs = {
-        "image_embeddings": torch.randn(1, c, grid, grid),
-        "point_coords": torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
-        "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
-        "mask_input": torch.randn(1, 1, 4 * grid, 4 * grid),
-        "has_mask_input": torch.tensor([1.0]),
-        "orig_im_size": torch.from_numpy(size),
-    }
-    buffer = io.BytesIO()
-    torch.onnx.export(
-        model, tuple(inputs.values()), buffer, input_names=list(inputs), opset_version=17, dynamo=False,
-        output_names=["masks", "iou_predictions", "low_res_masks"],
-        dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}},
-    )
+    grid = sam.prompt_encoder.image_embedding_size[0]
+    model = meta_onnx(sam, tuple(size.astype(int)), single_mask, resize=original_size is not None)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     grid_mask = np.zeros((1, 1, 4 * grid, 4 * grid), np.float32)
     fixed = {"mask_input": grid_mask, "has_mask_input": np.zeros(1, np.float32), "orig_im_size": size}
     used = {i.name for i in session.get_inputs()}  # the decoder alone drops the unused orig_im_size

@@ -59,23 +59,11 @@ INPUT = (683, 1024)  # ResizeLongestSide(1024) of ORIGINAL
 
 
 def meta_export(sam, path: Path) -> None:
-    """Meta's SamOnnxModel as scripts/export_onnx_model.py writes it (--return-single-mask)."""
-    import torch
-    from segment_anything.utils.onnx import SamOnnxModel
+    """Meta's SamOnnxModel as scripts/export_onnx_model.py writes it (--return-single-mask),
+    traced at the benchmark's image size (``official_runners.meta_onnx``)."""
+    from official_runners import meta_onnx
 
-    model = SamOnnxModel(sam, return_single_mask=True)
-    c, (h, w) = sam.prompt_encoder.embed_dim, sam.prompt_encoder.image_embedding_size
-    inputs = {
-        "image_embeddings": torch.randn(1, c, h, w),
-        "point_coords": torch.randint(0, 1024, (1, 5, 2), dtype=torch.float),
-        "point_labels": torch.randint(0, 4, (1, 5), dtype=torch.float),
-        "mask_input": torch.randn(1, 1, 4 * h, 4 * w),
-        "has_mask_input": torch.tensor([1.0]),
-        "orig_im_size": torch.tensor([1500.0, 2250.0]),
-    }
-    torch.onnx.export(model, tuple(inputs.values()), str(path), input_names=list(inputs), opset_version=17,
-                      dynamo=False, output_names=["masks", "iou_predictions", "low_res_masks"],
-                      dynamic_axes={"point_coords": {1: "num_points"}, "point_labels": {1: "num_points"}})
+    path.write_bytes(meta_onnx(sam, ORIGINAL, single_mask=True))
 
 
 def write_files(folder: Path, params: dict, config, embedding: np.ndarray, clicks: np.ndarray, args) -> None:
