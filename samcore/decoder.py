@@ -11,12 +11,12 @@ from typing import Any
 import numpy as np
 
 from samcore.backend import decode_in_steps
-from samcore.config import DecoderConfig, expected_shapes, infer_config
+from samcore.config import DecoderConfig, infer_config
 from samcore.errors import InputError
 from samcore.inputs import Prompts, check_embedding, check_prompts, check_prompts_per_run
 from samcore.postprocess import binary_masks
 from samcore.registry import resolve
-from samcore.weights import default_weights_path, load_decoder_params, safetensors_dtype, validate
+from samcore.weights import decoder_params, default_weights_path, load_decoder_params
 
 #: Prompts decoded per pass; larger batches run in chunks so memory stays bounded
 #: (each prompt carries its own copy of the image tokens, ~4 MB at ViT-B size).
@@ -62,11 +62,8 @@ class Decoder:
         (None: the backend's best); ``dtype``: "float32", or what the backend offers.
         """
         backend_class, device = resolve(backend, device, dtype)
-        arrays = {k: np.asarray(v) for k, v in params.items()}
-        shapes = {k: a.shape for k, a in arrays.items()}
-        self.config = config or infer_config(shapes)
-        validate(shapes, {k: safetensors_dtype(a) for k, a in arrays.items()}, self.config)
-        self.params = {k: a.astype(np.float32) for k, a in arrays.items() if k in expected_shapes(self.config)}
+        self.config = config or infer_config({k: np.shape(v) for k, v in params.items()})
+        self.params = decoder_params(params, self.config)
         self.backend = backend_class(self.params, self.config, device, dtype)
         self._image: np.ndarray | None = None
 
